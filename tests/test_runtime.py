@@ -1,0 +1,41 @@
+"""Device choice, seeding and mixed precision."""
+import contextlib
+
+import pytest
+import torch
+
+from sft_helpers.runtime import autocast, choose_device, environment_report, seed_everything
+
+
+def test_environment_variable_overrides_the_device(monkeypatch):
+    monkeypatch.setenv("SFT_DEVICE", "cpu")
+    assert choose_device() == torch.device("cpu")
+
+
+def test_asking_for_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        choose_device("cuda")
+
+
+def test_without_accelerators_the_cpu_is_chosen(monkeypatch):
+    monkeypatch.delenv("SFT_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert choose_device() == torch.device("cpu")
+
+
+def test_seeding_repeats_random_draws():
+    seed_everything(7)
+    first = torch.rand(3)
+    seed_everything(7)
+    assert torch.equal(first, torch.rand(3))
+
+
+def test_autocast_is_a_no_op_on_cpu():
+    assert isinstance(autocast(torch.device("cpu")), contextlib.nullcontext)
+
+
+def test_environment_report_names_device_and_versions():
+    report = environment_report(torch.device("cpu"))
+    assert report["device"] == "cpu" and report["torch"] == torch.__version__
