@@ -1,0 +1,142 @@
+"""sft_helpers.data: loading with clear errors, cleaning, labels, duplicates, agreement, splits, tokenisation."""
+import pandas as pd
+import pytest
+
+from sft_helpers import data
+from sft_helpers.data import DataError
+
+
+def write(path, text, encoding="utf-8"):
+    path.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+    return path
+
+
+def test_loads_a_csv_through_datasets_with_every_column_as_text(tmp_path):
+    path = write(tmp_path / "r.csv", 'id,text,stars\n1,"Nice, cheap",5\n2,Awful,\n')
+    loaded = data.load_csv_dataset(path, ["id", "text", "stars"])
+    assert loaded["text"] == ["Nice, cheap", "Awful"] and loaded["stars"] == ["5", ""]
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(DataError, match="nope.csv: file not found"):
+        data.check_csv(tmp_path / "nope.csv", ["text"])
+
+
+def test_empty_file_is_named(tmp_path):
+    with pytest.raises(DataError, match="empty.csv: the file is empty"):
+        data.check_csv(write(tmp_path / "empty.csv", "\n \n"), ["text"])
+
+
+def test_missing_column_is_named_with_the_header(tmp_path):
+    path = write(tmp_path / "r.csv", "id,body\n1,hello\n")
+    with pytest.raises(DataError, match=r"r.csv: missing column\(s\) \['text'\]; the header has \['id', 'body'\]"):
+        data.check_csv(path, ["id", "text"])
+
+
+def test_wrong_encoding_names_file_row_and_column(tmp_path):
+    path = write(tmp_path / "latin.csv", "id,text\n1,fine\n2,caf\xe9 cr\xe8me\n", encoding="latin-1")
+    with pytest.raises(DataError, match=r"latin.csv, row 2, column 'text': not valid UTF-8"):
+        data.check_csv(path, ["id", "text"])
+
+
+def test_ragged_row_is_named(tmp_path):
+    path = write(tmp_path / "r.csv", "id,text\n1,ok\n2,too,many\n")
+    with pytest.raises(DataError, match="r.csv, row 2: expected 2 fields"):
+        data.check_csv(path, ["id", "text"])
+
+
+def test_star_spellings_are_parsed():
+    assert data.parse_stars(["4", "4/5", "4 stars", "four", "★★★★", "4.0", " 1 star ", ""]) == [4] * 6 + [1, None]
+
+
+def test_unparseable_star_value_names_file_row_and_column():
+    with pytest.raises(DataError, match=r"raw.csv, row 3, column 'stars': cannot read 'great'"):
+        data.parse_stars(["5", "2", "great"], path="raw.csv")
+
+
+def test_unknown_labels_are_reported_never_guessed():
+    labels, unknown = data.normalise_labels(["Positive", " NEG ", "meh", "", "meh"], data.SENTIMENT_SPELLINGS)
+    assert labels == ["positive", "negative", None, None, None]
+    assert unknown == {"meh": [3, 5]}
+
+
+def test_clean_text_removes_html_links_boilerplate_and_fixes_spelling():
+    raw = "<p>Beleive me, good &amp; cheap.<br/>Would go again!</p> Read more https://bit.ly/x1 "
+    assert data.clean_text(raw) == "Believe me, good & cheap. Would go again!"
+
+
+def test_language_check_keeps_english_and_drops_others():
+    assert data.looks_english("Great value, the staff were lovely.")
+    assert not data.looks_english("Service très lent mais la nourriture était bonne.")
+    assert not data.looks_english("这家餐厅的菜很好吃")
+
+
+def test_exact_and_near_duplicates_and_conflicts():
+    texts = ["Great food.", "Great food.", "GREAT FOOD", "Slow service", "slow service!"]
+    assert data.duplicate_groups(texts) == [[0, 1]]
+    assert data.duplicate_groups(texts, data.dedup_key) == [[0, 1, 2], [3, 4]]
+    assert data.label_conflicts(texts, ["pos", "pos", "pos", "neg", "pos"]) == [[3, 4]]
+
+
+def test_near_duplicate_pairs_find_reworded_copies_only():
+    texts = ["the room was clean and the staff were kind", "the room was clean and the staff were rude", "no"]
+    assert [(a, b) for a, b, _ in data.near_duplicate_pairs(texts)] == [(0, 1)]
+
+
+def test_agreement_reports_cohen_kappa():
+    result = data.agreement(["pos", "neg", "neu", "pos"], ["pos", "neg", "pos", "pos"])
+    assert result["agreement"] == 0.75 and 0.5 < result["kappa"] < 0.6
+
+
+def test_split_is_stratified_and_keeps_groups_together():
+    labels = ["a"] * 100 + ["b"] * 100
+    groups = [str(i // 2) for i in range(200)]
+    splits = data.stratified_split(labels, groups, seed=1)
+    assert [splits.count(name) for name in data.SPLITS] == [160, 20, 20]
+    assert all(splits[i] == splits[i + 1] for i in range(0, 200, 2))
+    assert sum(1 for s, l in zip(splits, labels) if s == "test" and l == "a") == 10
+
+
+def test_bad_split_fractions_are_refused():
+    with pytest.raises(ValueError, match="sum to 1"):
+        data.stratified_split(["a"], ["a"], fractions=(0.8, 0.3, 0.1))
+
+
+def test_leakage_check_finds_normalised_overlaps():
+    leaks = data.leaked_texts({"train": ["Nice hotel!", "Bad"], "test": ["nice hotel", "Fine"]})
+    assert leaks == {"nice hotel": ["test", "train"]}
+
+
+def test_review_cleaning_steps_on_a_small_collection():
+    raw = pd.DataFrame(
+        {
+            "text": ["<b>Lovely</b> quiet room, great view.", "ok", "Muy bueno el servicio y la comida.",
+                     "Lovely quiet room, great view!", "Cold food and rude staff.", "Cold food and rude staff.",
+                     "Nothing special, it works.", "Nothing special, it works.", "The app keeps crashing on start."],
+            "stars": ["5", "", "4", "5 stars", "1", "1", "3", "5", ""],
+            "sentiment": ["pos", "", "positive", "Positive", "neg", "negative", "neutral", "positive", ""],
+        }
+    )
+    clean, log = data.clean_reviews(raw)
+    assert clean.to_dict("records") == [
+        {"text": "Lovely quiet room, great view.", "stars": 5, "sentiment": "positive"},
+        {"text": "Cold food and rude staff.", "stars": 1, "sentiment": "negative"},
+    ]
+    assert log["removed"].tolist() == [0, 1, 1, 0, 1, 2, 1, 1]
+
+
+def test_tokenize_truncates_and_collator_pads_per_batch():
+    from datasets import Dataset, DatasetDict
+
+    from sft_helpers import load_encoder
+
+    _, tokenizer = load_encoder("minilm")
+    dataset = DatasetDict({"train": Dataset.from_dict({"text": ["short one", "a much longer sentence " * 20]})})
+    tokens = data.tokenize(dataset, tokenizer, "text", max_length=16)["train"]
+    assert [len(ids) for ids in tokens["input_ids"]] == [4, 16]
+    batch = data.padding_collator(tokenizer)([{"input_ids": tokens["input_ids"][0]}])
+    assert batch["input_ids"].shape == (1, 4)
+
+
+def test_truncation_cost():
+    assert data.truncation_cost([10, 20, 30, 40], max_length=25) == {"texts_truncated": 0.5, "tokens_lost": 0.2}
