@@ -16,6 +16,8 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 
+datasets.disable_progress_bars()  # loading and mapping these small files takes under a second; bars would only add noise
+
 DATA_ROOT = Path(os.environ.get("SFT_DATA") or Path(__file__).resolve().parents[1] / "data_samples")
 SPLITS = ("train", "validation", "test")
 SENTIMENTS = ("negative", "neutral", "positive")
@@ -428,3 +430,26 @@ def clean_reviews(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         before, frame = len(frame), step(frame).reset_index(drop=True)
         log.append({"step": name, "rows before": before, "rows after": len(frame), "removed": before - len(frame)})
     return frame, pd.DataFrame(log)
+
+
+def flip_labels(labels: Sequence[str], share: float, names: Sequence[str], seed: int = 0) -> list[str]:
+    """Simulate careless labelling: replace a random `share` of labels by a different, random class."""
+    rng = random.Random(seed)
+    flipped = list(labels)
+    for index in rng.sample(range(len(flipped)), round(share * len(flipped))):
+        flipped[index] = rng.choice([name for name in names if name != flipped[index]])
+    return flipped
+
+
+def padded_tokens(lengths: Sequence[int], batch_size: int, pad_to: int | None = None, by_length: bool = False) -> int:
+    """Token positions a model processes for these sequence lengths: padded to `pad_to`, else to each batch's longest."""
+    if pad_to is not None:
+        return pad_to * len(lengths)
+    ordered = sorted(lengths) if by_length else list(lengths)
+    return sum(max(ordered[i : i + batch_size]) * len(ordered[i : i + batch_size]) for i in range(0, len(ordered), batch_size))
+
+
+def unknown_token_share(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> float:
+    """Share of tokens that the tokenizer could only encode as its unknown token."""
+    ids = [i for encoded in tokenizer(list(texts), add_special_tokens=False)["input_ids"] for i in encoded]
+    return sum(i == tokenizer.unk_token_id for i in ids) / max(1, len(ids))

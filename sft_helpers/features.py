@@ -15,12 +15,13 @@ def mean_pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torc
 def sentence_embeddings(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: list[str], batch_size: int = 64
 ) -> torch.Tensor:
-    """Mean-pooled, L2-normalised sentence vectors, one row per text (batches padded dynamically)."""
+    """Mean-pooled, L2-normalised sentence vectors, one row per text (batched by length, padded per batch)."""
     device = next(model.parameters()).device
-    rows = []
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    rows = torch.empty(len(texts), model.config.hidden_size)
     for start in range(0, len(texts), batch_size):
-        batch = tokenizer(texts[start : start + batch_size], padding=True, truncation=True, return_tensors="pt")
-        batch = batch.to(device)
+        chunk = order[start : start + batch_size]
+        batch = tokenizer([texts[i] for i in chunk], padding=True, truncation=True, return_tensors="pt").to(device)
         hidden = model(**batch).last_hidden_state
-        rows.append(mean_pool(hidden, batch["attention_mask"]).cpu())
-    return torch.nn.functional.normalize(torch.cat(rows), dim=-1)
+        rows[chunk] = mean_pool(hidden, batch["attention_mask"]).float().cpu()
+    return torch.nn.functional.normalize(rows, dim=-1)

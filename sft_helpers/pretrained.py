@@ -1,6 +1,7 @@
 """Pretrained models by short name (shipped in PyPI packages), or any hub id / local folder."""
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import shutil
@@ -8,9 +9,11 @@ import tempfile
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as transformers_logging
 
 CACHE_ENV_VAR = "SFT_COURSE_CACHE"
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.gguf", "*.pt")
@@ -126,11 +129,24 @@ def convert_gguf(source: Path, gguf_file: str, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Hide the weight-loading progress bar inside the block (loading a local checkpoint takes a fraction of a second)."""
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            transformers_logging.enable_progress_bar()
+
+
 def load_encoder(name: str = "minilm") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load an encoder (e.g. MiniLM) and its tokenizer by short name, folder or hub id."""
     source = resolve(name, "encoder")
     local = isinstance(source, Path)
-    model = AutoModel.from_pretrained(source, local_files_only=local)
+    with quiet_loading() if local else contextlib.nullcontext():
+        model = AutoModel.from_pretrained(source, local_files_only=local)
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
     return model.eval(), tokenizer
 
@@ -139,6 +155,7 @@ def load_causal_lm(name: str = "smollm2-135m") -> tuple[PreTrainedModel, PreTrai
     """Load a causal language model (e.g. SmolLM2) and its tokenizer by short name, folder or hub id."""
     source = resolve(name, "causal-lm")
     local = isinstance(source, Path)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, local_files_only=local)
+    with quiet_loading() if local else contextlib.nullcontext():
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, local_files_only=local)
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
     return model.eval(), tokenizer

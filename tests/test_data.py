@@ -140,3 +140,24 @@ def test_tokenize_truncates_and_collator_pads_per_batch():
 
 def test_truncation_cost():
     assert data.truncation_cost([10, 20, 30, 40], max_length=25) == {"texts_truncated": 0.5, "tokens_lost": 0.2}
+
+
+def test_flip_labels_changes_exactly_the_share_asked_for():
+    labels = ["a", "b", "c"] * 100
+    flipped = data.flip_labels(labels, 0.2, ["a", "b", "c"], seed=3)
+    assert sum(x != y for x, y in zip(labels, flipped)) == 60 and set(flipped) == {"a", "b", "c"}
+
+
+def test_padded_tokens_fixed_dynamic_and_sorted():
+    lengths = [2, 9, 3, 8]
+    assert data.padded_tokens(lengths, batch_size=2, pad_to=10) == 40
+    assert data.padded_tokens(lengths, batch_size=2) == 9 * 2 + 8 * 2
+    assert data.padded_tokens(lengths, batch_size=2, by_length=True) == 3 * 2 + 9 * 2
+
+
+def test_unknown_token_share_counts_unknown_tokens():
+    from sft_helpers import load_encoder
+
+    _, tokenizer = load_encoder("minilm")
+    assert data.unknown_token_share(tokenizer, ["good food"]) == 0
+    assert data.unknown_token_share(tokenizer, ["咖啡"]) > 0
