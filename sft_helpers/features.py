@@ -1,8 +1,13 @@
-"""Sentence features from a pretrained encoder: attention-masked mean pooling."""
+"""Features from pretrained networks: pooled sentence vectors, and cached activations of frozen layers."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
+from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from sft_helpers.models import transformer_blocks
 
 
 def mean_pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -25,3 +30,84 @@ def sentence_embeddings(
         hidden = model(**batch).last_hidden_state
         rows[chunk] = mean_pool(hidden, batch["attention_mask"]).float().cpu()
     return torch.nn.functional.normalize(rows, dim=-1)
+
+
+def run_blocks(backbone: torch.nn.Module, blocks: list[torch.nn.Module], hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Run hidden states through some of a backbone's blocks, with the masks (and rotary positions) it would use."""
+    from transformers.masking_utils import create_bidirectional_mask, create_causal_mask
+
+    if not hasattr(backbone, "rotary_emb"):
+        mask = create_bidirectional_mask(config=backbone.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        for block in blocks:
+            hidden = block(hidden, attention_mask=mask)
+        return hidden
+    positions = torch.arange(hidden.shape[1], device=hidden.device).unsqueeze(0)
+    mask = create_causal_mask(config=backbone.config, inputs_embeds=hidden, attention_mask=attention_mask,
+                              cache=None, position_ids=positions)
+    rotary = backbone.rotary_emb(hidden, position_ids=positions)
+    for block in blocks:
+        hidden = block(hidden, attention_mask=mask, position_embeddings=rotary, position_ids=positions)
+    return hidden
+
+
+class CachedTop(torch.nn.Module):
+    """The trainable top of a classifier, fed with cached activations of its frozen lower blocks."""
+
+    def __init__(self, classifier: torch.nn.Module, trainable_top_layers: int):
+        super().__init__()
+        blocks = transformer_blocks(classifier.backbone)
+        self.classifier, self.top = classifier, list(blocks[len(blocks) - trainable_top_layers :])
+        self.blocks = torch.nn.ModuleList(self.top)
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor, **_: torch.Tensor) -> torch.Tensor:
+        """Logits from the hidden states entering the first trainable block."""
+        backbone = self.classifier.backbone
+        hidden = run_blocks(backbone, self.top, hidden, attention_mask)
+        if hasattr(backbone, "norm"):
+            hidden = backbone.norm(hidden)
+        return self.classifier.predict_from_pooled(self.classifier.pool(hidden, attention_mask))
+
+
+@torch.no_grad()
+def cache_frozen_activations(
+    classifier: torch.nn.Module, dataset: Sequence[dict], trainable_top_layers: int, batch_size: int = 64
+) -> list[dict[str, torch.Tensor]]:
+    """Per example, the hidden states entering the first trainable block (computed once, in eval mode, by length)."""
+    backbone = classifier.backbone
+    blocks = transformer_blocks(backbone)
+    frozen = list(blocks[: len(blocks) - trainable_top_layers])
+    device, was_training = next(classifier.parameters()).device, classifier.training
+    classifier.eval()
+    order = sorted(range(len(dataset)), key=lambda i: len(dataset[i]["input_ids"]))
+    cached: list[dict[str, torch.Tensor]] = [{} for _ in order]
+    for start in tqdm(range(0, len(order), batch_size), desc="caching frozen layers", leave=False):
+        rows = [dataset[i] for i in order[start : start + batch_size]]
+        ids = torch.nn.utils.rnn.pad_sequence([torch.as_tensor(r["input_ids"]) for r in rows], batch_first=True)
+        lengths = torch.tensor([len(r["input_ids"]) for r in rows])
+        mask = (torch.arange(ids.shape[1]) < lengths.unsqueeze(1)).long()
+        hidden = run_blocks(backbone, frozen, input_embeddings(backbone, ids.to(device)), mask.to(device))
+        for index, row, states, length in zip(order[start : start + batch_size], rows, hidden.float().cpu(), lengths):
+            cached[index] = {"hidden": states[:length].clone(), "labels": torch.as_tensor(row["labels"])}
+    classifier.train(was_training)
+    return cached
+
+
+def input_embeddings(backbone: torch.nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
+    """What the first block receives: token (+ position and type) embeddings."""
+    if hasattr(backbone, "embeddings"):
+        return backbone.embeddings(input_ids=input_ids)
+    return backbone.embed_tokens(input_ids)
+
+
+def collate_cached(rows: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Pad cached hidden states to the batch's longest sequence, with the matching attention mask."""
+    lengths = torch.tensor([len(r["hidden"]) for r in rows])
+    hidden = torch.nn.utils.rnn.pad_sequence([r["hidden"] for r in rows], batch_first=True)
+    mask = (torch.arange(hidden.shape[1]) < lengths.unsqueeze(1)).long()
+    return {"hidden": hidden, "attention_mask": mask, "labels": torch.stack([r["labels"] for r in rows])}
+
+
+def feature_rows(vectors: torch.Tensor, labels: Sequence) -> list[dict[str, torch.Tensor]]:
+    """A dataset of precomputed feature vectors and their labels, ready for the training loop."""
+    targets = torch.as_tensor(list(labels))
+    return [{"features": vector, "labels": target} for vector, target in zip(vectors, targets)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -12,6 +13,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from sft_helpers.features import CachedTop, cache_frozen_activations, collate_cached
+from sft_helpers.models import freeze
 from sft_helpers.runtime import autocast, choose_device, seed_everything
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -41,6 +44,7 @@ class TrainConfig:
     eval_every: int | None = None
     seed: int = 0
     shuffle: bool = True
+    group_by_length: bool = False
 
 
 OptimizerFactory = Callable[[list[torch.nn.Parameter], TrainConfig], torch.optim.Optimizer]
@@ -70,7 +74,7 @@ class History:
         return pd.DataFrame(self.epochs)
 
     def seconds_per_epoch(self) -> float:
-        """Mean training time of an epoch (NaN before any epoch)."""
+        """Mean training time of an epoch, validation excluded (NaN before any epoch)."""
         return sum(e["seconds"] for e in self.epochs) / len(self.epochs) if self.epochs else math.nan
 
 
@@ -99,9 +103,11 @@ def check_config(config: TrainConfig, model: torch.nn.Module) -> None:
 
 
 def check_validation(config: TrainConfig, val_data: Any, metric_fn: MetricFn | None) -> None:
-    """Raise ValueError when early stopping or the monitored metric lacks what it needs."""
+    """Raise ValueError when early stopping, step-level validation or the monitored metric lacks what it needs."""
     if config.patience is not None and val_data is None:
         raise ValueError("patience (early stopping) needs val_data")
+    if config.eval_every is not None and val_data is None:
+        raise ValueError("eval_every (step-level validation) needs val_data")
     if config.monitor != "loss" and metric_fn is None:
         raise ValueError(f"monitor {config.monitor!r} needs a metric_fn that returns it")
 
@@ -131,7 +137,9 @@ def make_scheduler(
     """A per-step schedule: `warmup_steps` of linear warm-up, then `config.scheduler` over the remaining steps."""
     if config.scheduler not in SCHEDULERS:
         raise ValueError(unknown("scheduler", config.scheduler, SCHEDULERS))
-    schedule = lambda step: lr_factor(step, config.warmup_steps, total_steps, config.scheduler)  # noqa: E731
+    schedule = functools.partial(
+        lr_factor, warmup_steps=config.warmup_steps, total_steps=total_steps, kind=config.scheduler
+    )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
 
@@ -304,9 +312,33 @@ def make_validate(
     return lambda: validation_record(evaluate(model, val_data, loss_fn, metric_fn, batch_size, collate_fn, device))
 
 
+class LengthGroupedBatches(torch.utils.data.Sampler):
+    """Random batches of similar-length sequences, so that padding per batch wastes little (new draw each epoch)."""
+
+    def __init__(self, lengths: list[int], batch_size: int, generator: torch.Generator, pool_batches: int = 50):
+        self.lengths, self.batch_size, self.generator, self.pool = lengths, batch_size, generator, pool_batches * batch_size
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = torch.randperm(len(self.lengths), generator=self.generator).tolist()
+        pools = [sorted(order[i : i + self.pool], key=self.lengths.__getitem__) for i in range(0, len(order), self.pool)]
+        batches = [pool[i : i + self.batch_size] for pool in pools for i in range(0, len(pool), self.batch_size)]
+        yield from (batches[i] for i in torch.randperm(len(batches), generator=self.generator).tolist())
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+
+def sequence_lengths(dataset: Any) -> list[int]:
+    """Length of each example's token sequence (its `input_ids`, or cached `hidden` states)."""
+    return [len(row["input_ids"] if "input_ids" in row else row["hidden"]) for row in dataset]
+
+
 def train_loader(train_data: Any, config: TrainConfig, collate_fn: Collate | None) -> DataLoader:
-    """Batches of the training data, shuffled by a generator seeded from `config.seed`."""
+    """Batches of the training data, shuffled by a generator seeded from `config.seed` (grouped by length if asked)."""
     generator = torch.Generator().manual_seed(config.seed)
+    if config.group_by_length:
+        sampler = LengthGroupedBatches(sequence_lengths(train_data), config.batch_size, generator)
+        return DataLoader(train_data, batch_sampler=sampler, collate_fn=collate_fn)
     return DataLoader(train_data, config.batch_size, shuffle=config.shuffle, collate_fn=collate_fn, generator=generator)
 
 
@@ -320,11 +352,12 @@ def train(
     collate_fn: Collate | None = None,
     device: torch.device | str | None = None,
     progress: bool = True,
+    on_epoch: Callable[[History], None] | None = None,
 ) -> History:
-    """Train `model` on `train_data` by `config`, validating on `val_data` when given; return the history."""
+    """Train `model` by `config` (validating on `val_data` if given); `on_epoch(history)` runs after each epoch."""
     check_config(config, model)
     check_validation(config, val_data, metric_fn)
-    pass
+    seed_everything(config.seed)
     device = choose_device(str(device) if device else None)
     loader = train_loader(train_data, config, collate_fn)
     optimizer = make_optimizer(config, model.to(device).parameters())
@@ -338,9 +371,41 @@ def train(
             if validate is not None:
                 record |= validate()
             run.history.epochs.append(record)
+            if on_epoch is not None:
+                on_epoch(run.history)
             if validate is not None and update_best(run, record):
                 run.history.stopped_early = True
                 break
     if run.best_state is not None:
         model.load_state_dict(run.best_state)
     return run.history
+
+
+@dataclass
+class CachedRun:
+    """A classifier trained on cached activations of its frozen layers, with what the caching cost."""
+
+    history: History
+    model: torch.nn.Module
+    caches: dict[str, list[dict[str, torch.Tensor]]]
+    cache_seconds: float
+
+
+def train_top_layers(
+    classifier: torch.nn.Module,
+    tokens: dict[str, Any],
+    trainable_top_layers: int,
+    config: TrainConfig,
+    loss_fn: LossFn,
+    metric_fn: MetricFn | None = None,
+    progress: bool = True,
+) -> CachedRun:
+    """Freeze all but the top layers, cache the frozen part's output once per split, and train the top on it."""
+    freeze(classifier, trainable_top_layers)
+    start = time.perf_counter()
+    caches = {split: cache_frozen_activations(classifier, rows, trainable_top_layers) for split, rows in tokens.items()}
+    cache_seconds = time.perf_counter() - start
+    top = CachedTop(classifier, trainable_top_layers)
+    history = train(top, caches["train"], config, loss_fn, caches.get("validation"), metric_fn, collate_cached,
+                    progress=progress)
+    return CachedRun(history, top, caches, cache_seconds)

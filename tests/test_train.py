@@ -14,13 +14,14 @@ FEATURES = 4
 class Linear(torch.nn.Module):
     """A linear classifier called the way the loop calls models: `model(features=...)`."""
 
-    def __init__(self, classes: int = 2, wrap: bool = False):
+    def __init__(self, classes: int = 2, wrap: bool = False, dropout: float = 0.0):
         super().__init__()
+        self.dropout = torch.nn.Dropout(dropout)
         self.layer = torch.nn.Linear(FEATURES, classes)
         self.wrap = wrap
 
     def forward(self, features):
-        logits = self.layer(features)
+        logits = self.layer(self.dropout(features))
         return SimpleNamespace(logits=logits) if self.wrap else logits
 
 
@@ -74,8 +75,10 @@ def test_each_optimizer_learns_a_separable_problem(optimizer, lr):
 
 def test_the_same_seed_repeats_the_history_and_another_seed_does_not():
     config = TrainConfig(optimizer="sgd_momentum", lr=0.1, epochs=3, eval_every=4)
-    _, first = fit(config)
-    _, second = fit(config)
+    _, first = fit(config, model=make_model(dropout=0.2))
+    second_model = make_model(dropout=0.2)
+    torch.rand(100)  # the global random state differs from the first run's: train must seed it again
+    _, second = fit(config, model=second_model)
     _, other = fit(TrainConfig(optimizer="sgd_momentum", lr=0.1, epochs=3, eval_every=4, seed=1))
     assert first.steps == second.steps and without_time(first.epochs) == without_time(second.epochs)
     assert [s["train_loss"] for s in other.steps] != [s["train_loss"] for s in first.steps]
@@ -106,6 +109,13 @@ def test_without_patience_training_runs_every_epoch_and_keeps_the_last_weights()
     model, history = fit(TrainConfig(lr=0.05, epochs=4), val_data=flipped)
     assert not history.stopped_early and len(history.epochs) == 4 and history.best_epoch == 1
     assert evaluate(model, flipped, F.cross_entropy)["loss"] == pytest.approx(history.epochs[-1]["val_loss"])
+
+
+@pytest.mark.parametrize("monitor, best", [("loss", min), ("accuracy", max)])
+def test_the_best_epoch_is_the_one_with_the_best_monitored_value(monitor, best):
+    _, history = fit(TrainConfig(optimizer="sgd", lr=0.005, batch_size=64, epochs=6, monitor=monitor))
+    values = [e[f"val_{monitor}"] for e in history.epochs]
+    assert history.best_epoch == values.index(best(values)) + 1 > 1
 
 
 def frozen_model() -> Linear:
@@ -140,9 +150,15 @@ def test_the_default_configuration_passes_the_checks():
     check_config(TrainConfig(), make_model())
 
 
-def test_early_stopping_needs_validation_data():
+@pytest.mark.parametrize("overrides", [{"patience": 2}, {"eval_every": 10}])
+def test_validation_settings_need_validation_data(overrides):
     with pytest.raises(ValueError, match="needs val_data"):
-        train(make_model(), TRAIN, TrainConfig(patience=2), F.cross_entropy, progress=False)
+        train(make_model(), TRAIN, TrainConfig(**overrides), F.cross_entropy, progress=False)
+
+
+def test_monitoring_a_metric_needs_a_metric_function():
+    with pytest.raises(ValueError, match="monitor 'accuracy' needs a metric_fn"):
+        train(make_model(), TRAIN, TrainConfig(monitor="accuracy"), F.cross_entropy, VAL, progress=False)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,173 @@
+"""The hyperparameter panel: a pure `run_trial(config)` and a thin ipywidgets layer over it."""
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import ipywidgets as widgets
+import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from sft_helpers.features import CachedTop, cache_frozen_activations, collate_cached
+from sft_helpers.metrics import classification_metrics
+from sft_helpers.models import freeze
+from sft_helpers.plots import plot_train_validation
+from sft_helpers.runtime import seed_everything
+from sft_helpers.train import OPTIMIZERS, History, TrainConfig, train
+
+MAX_SECONDS = 120.0
+
+
+@dataclass
+class TrialConfig:
+    """The knobs a learner turns in the panel."""
+
+    lr: float = 3e-3
+    batch_size: int = 32
+    epochs: int = 10
+    optimizer: str = "adamw"
+    trainable_top_layers: int = 0
+    weight_decay: float = 0.0
+
+
+@dataclass
+class TrialContext:
+    """What every trial shares: a classifier factory, tokenised splits, and activations cached per depth."""
+
+    make_classifier: Callable[[], torch.nn.Module]
+    tokens: dict[str, Any]
+    seconds_per_epoch: dict[int, float] = field(default_factory=dict)
+    caches: dict[int, dict[str, list]] = field(default_factory=dict)
+
+    def cached(self, depth: int, classifier: torch.nn.Module) -> dict[str, list]:
+        """Activations entering the top `depth` layers, computed on first use."""
+        if depth not in self.caches:
+            self.caches[depth] = {s: cache_frozen_activations(classifier, rows, depth) for s, rows in self.tokens.items()}
+        return self.caches[depth]
+
+
+@dataclass
+class TrialResult:
+    """One finished trial: its configuration, history, best validation accuracy and duration."""
+
+    config: TrialConfig
+    history: History
+    val_accuracy: float
+    seconds: float
+
+    def row(self) -> dict[str, Any]:
+        """The trial as a row of the results table."""
+        return {**asdict(self.config), "val accuracy": round(self.val_accuracy, 3), "seconds": round(self.seconds, 1)}
+
+
+def problems(config: TrialConfig, context: TrialContext, max_layers: int = 2) -> list[str]:
+    """Why a configuration cannot run (an empty list when it can)."""
+    found = []
+    if config.optimizer not in OPTIMIZERS:
+        found.append(f"unknown optimiser {config.optimizer!r}")
+    if config.lr <= 0 or config.epochs < 1 or config.batch_size < 1:
+        found.append("learning rate, epochs and batch size must be positive")
+    if config.batch_size > len(context.tokens["train"]):
+        found.append(f"batch size {config.batch_size} is larger than the training set ({len(context.tokens['train'])})")
+    if not 0 <= config.trainable_top_layers <= max_layers:
+        found.append(f"the panel trains 0 to {max_layers} top layers")
+    if config.optimizer in ("sgd", "sgd_momentum") and config.weight_decay > 0.01:
+        found.append("weight decay above 0.01 with SGD shrinks the weights faster than they learn; use adamw")
+    if estimated_seconds(config, context) > MAX_SECONDS:
+        found.append(f"this would take about {estimated_seconds(config, context):.0f} s; use fewer epochs or layers")
+    return found
+
+
+def estimated_seconds(config: TrialConfig, context: TrialContext) -> float:
+    """Expected training time from the measured seconds per epoch at this depth (unknown depths: 0)."""
+    return config.epochs * context.seconds_per_epoch.get(config.trainable_top_layers, 0.0)
+
+
+def run_trial(config: TrialConfig, context: TrialContext, on_epoch: Callable[[History], None] | None = None) -> TrialResult:
+    """Train a fresh classifier top (seeded) on cached activations with `config`; measure it on validation."""
+    start = time.perf_counter()
+    seed_everything(0)
+    classifier = freeze(context.make_classifier(), config.trainable_top_layers)
+    caches = context.cached(config.trainable_top_layers, classifier)
+    settings = TrainConfig(optimizer=config.optimizer, lr=config.lr, batch_size=config.batch_size, epochs=config.epochs,
+                           weight_decay=config.weight_decay, group_by_length=True)
+    history = train(CachedTop(classifier, config.trainable_top_layers), caches["train"], settings, F.cross_entropy,
+                    caches["validation"], classification_metrics, collate_cached, progress=False, on_epoch=on_epoch)
+    context.seconds_per_epoch[config.trainable_top_layers] = history.seconds_per_epoch()
+    best = max(epoch["val_accuracy"] for epoch in history.epochs)
+    return TrialResult(config, history, best, time.perf_counter() - start)
+
+
+def figure_png(history: History) -> bytes:
+    """Loss and accuracy curves of a history, as PNG bytes for an Image widget."""
+    with matplotlib.rc_context({"figure.max_open_warning": 0}):
+        figure, axes = plt.subplots(1, 2, figsize=(9, 3))
+        frame = history.epochs_frame()
+        plot_train_validation(frame, "loss", ax=axes[0])
+        axes[1].plot(frame["epoch"], frame["val_accuracy"], marker="o", markersize=3)
+        axes[1].set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=80)
+        plt.close(figure)
+    return buffer.getvalue()
+
+
+class HyperparameterPanel:
+    """Sliders and menus for a trial, a Train button, live curves, and a table of every run so far."""
+
+    def __init__(self, context: TrialContext, defaults: TrialConfig | None = None):
+        defaults = defaults or TrialConfig()
+        self.context, self.results = context, pd.DataFrame()
+        self.lr = widgets.FloatLogSlider(value=defaults.lr, base=10, min=-5, max=0, description="learning rate")
+        self.batch_size = widgets.Dropdown(options=[8, 16, 32, 64, 128, 256], value=defaults.batch_size, description="batch size")
+        self.epochs = widgets.IntSlider(value=defaults.epochs, min=1, max=60, description="epochs")
+        self.optimizer = widgets.Dropdown(options=list(OPTIMIZERS), value=defaults.optimizer, description="optimiser")
+        self.layers = widgets.IntSlider(value=defaults.trainable_top_layers, min=0, max=2, description="top layers")
+        self.weight_decay = widgets.Dropdown(options=[0.0, 0.001, 0.01, 0.1, 1.0], value=defaults.weight_decay,
+                                             description="weight decay")
+        self.button = widgets.Button(description="Train", button_style="primary")
+        self.status, self.plot, self.table = widgets.HTML(), widgets.Image(format="png"), widgets.HTML()
+        self.button.on_click(lambda _: self.train())
+        for control in self.controls():
+            control.observe(lambda _: self.describe(), names="value")
+        self.describe()
+
+    def controls(self) -> list[widgets.Widget]:
+        """The widgets that set the configuration."""
+        return [self.lr, self.batch_size, self.epochs, self.optimizer, self.layers, self.weight_decay]
+
+    def config(self) -> TrialConfig:
+        """The configuration the widgets show now."""
+        return TrialConfig(self.lr.value, self.batch_size.value, self.epochs.value, self.optimizer.value,
+                           self.layers.value, self.weight_decay.value)
+
+    def describe(self) -> None:
+        """Say what pressing Train would do: the refusal reasons, or the expected duration."""
+        found = problems(self.config(), self.context)
+        seconds = estimated_seconds(self.config(), self.context)
+        timing = f"about {seconds:.0f} s" if seconds else "time not measured yet at this depth"
+        self.status.value = "<b>Cannot train:</b> " + "; ".join(found) if found else f"Ready: {timing}."
+        self.button.disabled = bool(found)
+
+    def train(self) -> TrialResult | None:
+        """Run the trial the widgets describe, refreshing the curves each epoch, and add it to the table."""
+        if problems(self.config(), self.context):
+            self.describe()
+            return None
+        self.status.value = "Training…"
+        result = run_trial(self.config(), self.context, on_epoch=lambda h: setattr(self.plot, "value", figure_png(h)))
+        self.results = pd.concat([self.results, pd.DataFrame([result.row()])], ignore_index=True)
+        self.table.value = self.results.to_html(index=False)
+        self.status.value = f"Done: best validation accuracy {result.val_accuracy:.3f} in {result.seconds:.1f} s."
+        return result
+
+    def widget(self) -> widgets.Widget:
+        """The whole panel, ready to display."""
+        settings = widgets.VBox(self.controls() + [self.button, self.status])
+        return widgets.VBox([widgets.HBox([settings, self.plot]), self.table])

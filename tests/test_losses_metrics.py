@@ -1,0 +1,59 @@
+"""Loss functions written out by hand, and the metric helpers."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sft_helpers import losses, metrics
+
+
+def test_stable_cross_entropy_matches_pytorch_even_for_huge_logits():
+    logits, labels = torch.tensor([[1000.0, 0.0, -1000.0], [0.5, 2.0, -1.0]]), torch.tensor([1, 1])
+    assert torch.allclose(losses.cross_entropy_by_hand(logits, labels), F.cross_entropy(logits, labels))
+    assert not torch.isfinite(losses.naive_cross_entropy(logits, labels))
+
+
+def test_mse_on_one_hot_is_zero_for_a_certain_correct_prediction():
+    assert losses.mse_on_one_hot(torch.tensor([[100.0, 0.0, 0.0]]), torch.tensor([0])).item() == pytest.approx(0)
+    assert losses.mse_on_one_hot(torch.tensor([[100.0, 0.0, 0.0]]), torch.tensor([1])).item() == pytest.approx(2 / 3)
+
+
+def test_inverse_frequency_weights_balance_the_classes():
+    weights = losses.inverse_frequency_weights([0, 1, 1, 1], 2)
+    assert weights.tolist() == [2.0, pytest.approx(2 / 3)]
+
+
+def test_unknown_regression_loss_is_refused():
+    with pytest.raises(ValueError, match="choose one of"):
+        losses.regression_loss("hinge")
+
+
+def test_classification_and_regression_metrics():
+    scores = metrics.classification_metrics(torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]]), torch.tensor([0, 1, 1]))
+    assert scores["accuracy"] == pytest.approx(2 / 3)
+    regression = metrics.regression_metrics(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 2.0, 5.0]))
+    assert regression["mse"] == pytest.approx(4 / 3) and regression["mae"] == pytest.approx(2 / 3)
+
+
+def test_report_and_confusion_frames_name_the_classes():
+    report = metrics.classification_report_frame([0, 0, 1, 2], [0, 1, 1, 2], ["a", "b", "c"])
+    assert report.loc["a", "recall"] == 0.5 and report.loc["b", "precision"] == 0.5
+    matrix = metrics.confusion_frame([0, 0, 1, 2], [0, 1, 1, 2], ["a", "b", "c"])
+    assert matrix.loc["a", "b"] == 1 and matrix.values.sum() == 4
+
+
+def test_bootstrap_interval_contains_the_score_and_narrows_with_more_data():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, 2000)
+    predicted = np.where(rng.random(2000) < 0.8, truth, 1 - truth)
+    accuracy = lambda t, p: (t == p).mean()  # noqa: E731
+    low, high = metrics.bootstrap_interval(truth[:100], predicted[:100], accuracy)
+    wide_low, wide_high = low, high
+    low, high = metrics.bootstrap_interval(truth, predicted, accuracy)
+    assert low < accuracy(truth, predicted) < high and (high - low) < (wide_high - wide_low)
+
+
+def test_calibration_error_is_zero_when_confidence_matches_accuracy():
+    probabilities = torch.tensor([[0.75, 0.25]] * 4)
+    assert metrics.expected_calibration_error(probabilities, torch.tensor([0, 0, 0, 1])) == pytest.approx(0)
+    assert metrics.expected_calibration_error(probabilities, torch.tensor([1, 1, 1, 1])) == pytest.approx(0.75)
