@@ -71,3 +71,11 @@ def print_environment(device: torch.device | None = None) -> None:
     for key, value in environment_report(device).items():
         print(f"{key:>13}: {value}")
 
+
+
+def available_devices() -> list[torch.device]:
+    """Every device this machine can compute on: the CPU, then each CUDA GPU, then Apple's MPS."""
+    devices = [torch.device("cpu")] + [torch.device("cuda", i) for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        devices.append(torch.device("mps"))
+    return devices

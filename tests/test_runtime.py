@@ -39,3 +39,10 @@ def test_autocast_is_a_no_op_on_cpu():
 def test_environment_report_names_device_and_versions():
     report = environment_report(torch.device("cpu"))
     assert report["device"] == "cpu" and report["torch"] == torch.__version__
+
+
+def test_available_devices_start_with_the_cpu(monkeypatch):
+    from sft_helpers.runtime import available_devices
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    assert available_devices()[0] == torch.device("cpu") and torch.device("cuda", 0) not in available_devices()

@@ -1,0 +1,218 @@
+"""Fine-tuned models a learner keeps: save a classifier with its model card, load it back in one call, predict."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import datasets
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from sft_helpers import data
+from sft_helpers.models import PretrainedClassifier
+from sft_helpers.pretrained import PACKAGED_MODELS, load_encoder
+from sft_helpers.runtime import choose_device
+from sft_helpers.train import eval_mode
+
+KIND = "classifier"
+CONFIG_FILE, HEAD_FILE, CARD_FILE, BACKBONE_FOLDER = "sft_config.json", "head.pt", "README.md", "backbone"
+REQUIRED_FILES = (CONFIG_FILE, HEAD_FILE, f"{BACKBONE_FOLDER}/config.json", f"{BACKBONE_FOLDER}/tokenizer_config.json")
+CONFIG_KEYS = ("kind", "task", "labels", "pooling", "num_outputs", "base_model", "hyperparameters", "metrics")
+MAX_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class Task:
+    """A course task: its data set, how to read an example's text, its label column and label names."""
+
+    dataset: str
+    label_column: str
+    labels: tuple[str, ...]
+    text: Callable[[dict[str, Any]], str]
+    description: str
+
+
+TASKS = {
+    "sentiment": Task("reviews", "sentiment", data.SENTIMENTS, lambda row: row["text"],
+                      "the sentiment of a short English review"),
+    "news": Task("news", "label", data.NEWS_TOPICS, lambda row: f"{row['title']}. {row['description']}",
+                 "the topic of a short English news item (headline + description)"),
+}
+
+
+class FineTunedFolderError(ValueError):
+    """A folder that does not hold a fine-tuned classifier that can be loaded."""
+
+
+def course_task(name: str) -> Task:
+    """The course task called `name`, or a clear ValueError."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; the course has: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def task_data(name: str) -> datasets.DatasetDict:
+    """The task's canonical splits with a `text` column and integer `labels`."""
+    task = course_task(name)
+    splits = data.load_course_data(task.dataset).map(lambda row: {"text": task.text(row)})
+    return data.encode_labels(splits, task.label_column, task.labels)
+
+
+def markdown_table(values: dict[str, Any], header: tuple[str, str]) -> str:
+    """A two-column Markdown table of `values` (floats rounded to 4 digits)."""
+    rows = [f"| {key} | {round(value, 4) if isinstance(value, float) else value} |" for key, value in values.items()]
+    return "\n".join([f"| {header[0]} | {header[1]} |", "| --- | --- |", *rows])
+
+
+def describe_base_model(name: str) -> str:
+    """The base model for a model card: a packaged short name with its PyPI package, or the name as given."""
+    entry = PACKAGED_MODELS.get(name)
+    return f"`{name}` (from the PyPI package `{entry.distribution}`)" if entry else f"`{name}`"
+
+
+def model_card(config: dict[str, Any]) -> str:
+    """A model card in Markdown: what the model does, its base model, data, hyperparameters, metrics and limits."""
+    task = course_task(config["task"])
+    labels = ", ".join(f"`{label}`" for label in config["labels"])
+    return f"""# Fine-tuned {config['task']} classifier
+
+Predicts {task.description}: one of {labels}, with a probability for each.
+Made with `sft-course` (the `sft_helpers` package of the SFT course).
+
+## Use
+```python
+from sft_helpers.finetuned import load_finetuned
+
+model = load_finetuned("path/to/this/folder")
+model.predict(["your text here"])
+```
+or from a shell: `sft-course predict path/to/this/folder "your text here"`.
+
+## Base model
+{describe_base_model(config['base_model'])}, with {config['pooling']} pooling of its token vectors and a linear head
+of {config['num_outputs']} outputs. `backbone/` holds the fine-tuned transformer and its tokenizer, `head.pt` the head.
+
+## Data
+`data_samples/{task.dataset}` of the course: English texts written by hand for the course (see its datasheet,
+`data_samples/{task.dataset}/README.md`). License: MIT.
+
+## Hyperparameters
+{markdown_table(config['hyperparameters'], ('setting', 'value'))}
+
+## Measured results
+{markdown_table(config['metrics'], ('metric', 'value'))}
+
+## Limits
+- English only: the base model's vocabulary cannot read many other scripts, and it never saw them in fine-tuning.
+- Small data: about a thousand short, hand-written training examples at most, from a few writers; invented events
+  and names. Expect lower accuracy on real-world text, other domains, or longer documents.
+- Texts are cut after {MAX_LENGTH} tokens.
+- It always answers with one of its labels, even for text that fits none of them; its probabilities are not
+  calibrated, so read them as a ranking, not as a chance of being right.
+- A teaching model: do not use it for decisions about people.
+"""
+
+
+def save_finetuned(
+    model: PretrainedClassifier,
+    tokenizer: PreTrainedTokenizerBase,
+    folder: str | Path,
+    task: str,
+    labels: list[str],
+    base_model: str,
+    hyperparameters: dict[str, Any],
+    metrics: dict[str, Any],
+) -> Path:
+    """Save a classifier (backbone + tokenizer, head, config) and its model card into `folder`; return the folder."""
+    if len(labels) != model.num_outputs:
+        raise ValueError(f"{len(labels)} labels given for a model with {model.num_outputs} outputs")
+    config = {"kind": KIND, "task": task, "labels": list(labels), "pooling": model.pooling,
+              "num_outputs": model.num_outputs, "base_model": base_model, "hyperparameters": hyperparameters,
+              "metrics": metrics}
+    card = model_card(config)
+    folder = Path(folder)
+    model.backbone.save_pretrained(folder / BACKBONE_FOLDER)
+    tokenizer.save_pretrained(folder / BACKBONE_FOLDER)
+    torch.save({k: v.detach().cpu() for k, v in model.head.state_dict().items()}, folder / HEAD_FILE)
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    (folder / CARD_FILE).write_text(card, encoding="utf-8")
+    return folder
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """The folder's `sft_config.json`, checked to be a classifier's complete config."""
+    path = folder / CONFIG_FILE
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise FineTunedFolderError(f"{path} is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise FineTunedFolderError(f"{path} should hold a JSON object, found {type(config).__name__}")
+    if config.get("kind") != KIND:
+        raise FineTunedFolderError(f"{folder}: this folder holds a {config.get('kind')} model, not a {KIND}")
+    missing = [key for key in CONFIG_KEYS if key not in config]
+    if missing:
+        raise FineTunedFolderError(f"{path} lacks the key(s) {', '.join(missing)}")
+    return config
+
+
+def check_folder(folder: Path) -> dict[str, Any]:
+    """The config of a folder that holds every file of a saved classifier, else a FineTunedFolderError."""
+    if not folder.is_dir():
+        raise FineTunedFolderError(f"no such folder: {folder}")
+    config = read_config(folder) if (folder / CONFIG_FILE).is_file() else None
+    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+    if missing:
+        raise FineTunedFolderError(
+            f"{folder} is not a complete fine-tuned model: missing {', '.join(missing)} (save it with save_finetuned)"
+        )
+    return config
+
+
+class FineTunedClassifier:
+    """A saved classifier loaded back: its model, tokenizer and config, ready to predict."""
+
+    def __init__(self, model: PretrainedClassifier, tokenizer: PreTrainedTokenizerBase, config: dict[str, Any]):
+        self.model, self.tokenizer, self.config = model.eval(), tokenizer, config
+
+    @property
+    def labels(self) -> list[str]:
+        """The label names, in the order of the model's outputs."""
+        return self.config["labels"]
+
+    @property
+    def task(self) -> str:
+        """The task the model was fine-tuned for."""
+        return self.config["task"]
+
+    def probabilities(self, texts: list[str], batch_size: int = 32) -> torch.Tensor:
+        """Class probabilities for each text, one row per text (eval mode, batched, no gradients)."""
+        if isinstance(texts, str) or not all(isinstance(text, str) for text in texts):
+            raise TypeError("texts must be a list of strings, e.g. ['a text']")
+        device = next(self.model.parameters()).device
+        rows = []
+        with eval_mode(self.model):
+            for start in range(0, len(texts), batch_size):
+                batch = self.tokenizer(texts[start : start + batch_size], padding=True, truncation=True,
+                                       max_length=MAX_LENGTH, return_tensors="pt").to(device)
+                rows.append(self.model(batch["input_ids"], batch["attention_mask"]).float().softmax(-1).cpu())
+        return torch.cat(rows) if rows else torch.empty(0, len(self.labels))
+
+    def predict(self, texts: list[str], batch_size: int = 32) -> list[dict[str, Any]]:
+        """For each text, the most probable label and the probability of every label."""
+        return [
+            {"label": self.labels[int(row.argmax())], "probabilities": dict(zip(self.labels, row.tolist()))}
+            for row in self.probabilities(texts, batch_size)
+        ]
+
+
+def load_finetuned(folder: str | Path, device: str | None = None) -> FineTunedClassifier:
+    """Load a classifier saved by `save_finetuned`, on `device` (default: the best available)."""
+    folder = Path(folder)
+    config = check_folder(folder)
+    backbone, tokenizer = load_encoder(str(folder / BACKBONE_FOLDER))
+    model = PretrainedClassifier(backbone, config["num_outputs"], config["pooling"])
+    model.head.load_state_dict(torch.load(folder / HEAD_FILE, map_location="cpu", weights_only=True))
+    return FineTunedClassifier(model.to(choose_device(device)), tokenizer, config)
