@@ -12,13 +12,14 @@ from transformers import PreTrainedTokenizerBase
 
 from sft_helpers import data
 from sft_helpers.models import PretrainedClassifier
-from sft_helpers.pretrained import PACKAGED_MODELS, load_encoder
+from sft_helpers.pretrained import PACKAGED_MODELS, load_encoder, quiet_loading
 from sft_helpers.runtime import choose_device
 from sft_helpers.train import eval_mode
 
 KIND = "classifier"
 CONFIG_FILE, HEAD_FILE, CARD_FILE, BACKBONE_FOLDER = "sft_config.json", "head.pt", "README.md", "backbone"
-REQUIRED_FILES = (CONFIG_FILE, HEAD_FILE, f"{BACKBONE_FOLDER}/config.json", f"{BACKBONE_FOLDER}/tokenizer_config.json")
+REQUIRED_FILES = (CONFIG_FILE, HEAD_FILE, "backbone/config.json", "backbone/model.safetensors",
+                  "backbone/tokenizer_config.json")
 CONFIG_KEYS = ("kind", "task", "labels", "pooling", "num_outputs", "base_model", "hyperparameters", "metrics")
 MAX_LENGTH = 128
 
@@ -106,8 +107,8 @@ of {config['num_outputs']} outputs. `backbone/` holds the fine-tuned transformer
 
 ## Limits
 - English only: the base model's vocabulary cannot read many other scripts, and it never saw them in fine-tuning.
-- Small data: about a thousand short, hand-written training examples at most, from a few writers; invented events
-  and names. Expect lower accuracy on real-world text, other domains, or longer documents.
+- Small data: at most about 1,300 short training examples, written by hand by two or three writers, with invented
+  names (and, in the news, invented events). Expect lower accuracy on real-world text, other domains, longer texts.
 - Texts are cut after {MAX_LENGTH} tokens.
 - It always answers with one of its labels, even for text that fits none of them; its probabilities are not
   calibrated, so read them as a ranking, not as a chance of being right.
@@ -133,7 +134,9 @@ def save_finetuned(
               "metrics": metrics}
     card = model_card(config)
     folder = Path(folder)
-    model.backbone.save_pretrained(folder / BACKBONE_FOLDER)
+    folder.mkdir(parents=True, exist_ok=True)
+    with quiet_loading():  # hides the progress bar of writing one small file
+        model.backbone.save_pretrained(folder / BACKBONE_FOLDER)
     tokenizer.save_pretrained(folder / BACKBONE_FOLDER)
     torch.save({k: v.detach().cpu() for k, v in model.head.state_dict().items()}, folder / HEAD_FILE)
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
@@ -150,8 +153,8 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise FineTunedFolderError(f"{path} is not valid JSON ({error})") from None
     if not isinstance(config, dict):
         raise FineTunedFolderError(f"{path} should hold a JSON object, found {type(config).__name__}")
-    if config.get("kind") != KIND:
-        raise FineTunedFolderError(f"{folder}: this folder holds a {config.get('kind')} model, not a {KIND}")
+    if config.get("kind", KIND) != KIND:
+        raise FineTunedFolderError(f"{folder}: this folder holds a {config['kind']} model, not a {KIND}")
     missing = [key for key in CONFIG_KEYS if key not in config]
     if missing:
         raise FineTunedFolderError(f"{path} lacks the key(s) {', '.join(missing)}")
@@ -162,7 +165,7 @@ def check_folder(folder: Path) -> dict[str, Any]:
     """The config of a folder that holds every file of a saved classifier, else a FineTunedFolderError."""
     if not folder.is_dir():
         raise FineTunedFolderError(f"no such folder: {folder}")
-    config = read_config(folder) if (folder / CONFIG_FILE).is_file() else None
+    config = read_config(folder) if (folder / CONFIG_FILE).is_file() else None  # a wrong kind explains missing files
     missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
     if missing:
         raise FineTunedFolderError(

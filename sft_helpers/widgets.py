@@ -171,3 +171,21 @@ class HyperparameterPanel:
         """The whole panel, ready to display."""
         settings = widgets.VBox(self.controls() + [self.button, self.status])
         return widgets.VBox([widgets.HBox([settings, self.plot]), self.table])
+
+
+def review_box(classify: Callable[[list[str]], list[dict]], rate: Callable[[list[str]], list[float]],
+               example: str = "") -> tuple[widgets.Widget, Callable[[], str]]:
+    """A text box and button that show a review's predicted sentiment, class probabilities and stars."""
+    text = widgets.Textarea(value=example, description="review", layout=widgets.Layout(width="90%"))
+    button, answer = widgets.Button(description="Predict", button_style="primary"), widgets.HTML()
+
+    def show() -> str:
+        prediction, stars = classify([text.value])[0], rate([text.value])[0]
+        shares = ", ".join(f"{label} {p:.0%}" for label, p in prediction["probabilities"].items())
+        answer.value = f"<b>{prediction['label']}</b> ({shares}); about <b>{stars:.1f}</b> stars"
+        return answer.value
+
+    button.on_click(lambda _: show())
+    if example:
+        show()
+    return widgets.VBox([text, button, answer]), show

@@ -61,3 +61,15 @@ def test_problems_lists_each_reason():
     context = TrialContext(lambda: None, {"train": [0] * 100})
     found = problems(TrialConfig(lr=-1, optimizer="rmsprop", trainable_top_layers=5), context)
     assert len(found) == 3
+
+
+def test_review_box_shows_label_probabilities_and_stars():
+    from sft_helpers.widgets import review_box
+
+    classify = lambda texts: [{"label": "positive", "probabilities": {"negative": 0.1, "positive": 0.9}}]  # noqa: E731
+    box, show = review_box(classify, lambda texts: [4.26], example="Lovely")
+    text, button, answer = box.children
+    assert answer.value == "<b>positive</b> (negative 10%, positive 90%); about <b>4.3</b> stars"
+    text.value = "Awful"
+    button.click()
+    assert "positive" in answer.value
