@@ -1,8 +1,33 @@
-"""Causal language models for SFT: chat prompts and greedy generation."""
+"""Causal language models for SFT: chat prompts, loss masking, generation, cheaper variants, BLEU/chrF."""
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
+import re
+import resource
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import datasets
+import pandas as pd
+import sacrebleu
 import torch
+import torch.nn.functional as F
+from peft import LoraConfig, get_peft_model
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from sft_helpers.models import trainable_summary, transformer_blocks
+from sft_helpers.runtime import choose_device
+from sft_helpers.train import History, TrainConfig, eval_mode, train
+
+IGNORE_INDEX = -100
+TRANSLATION_SYSTEM_PROMPT = "Translate the user's Chinese sentence into English."
+PROC_STATUS = Path("/proc/self/status")
+CHINESE = re.compile("[\u4e00-\u9fff]")
 
 
 def chat_messages(prompt: str, system: str | None = None) -> list[dict[str, str]]:
@@ -34,3 +59,207 @@ def generate_replies(
         new_tokens = output[:, batch["input_ids"].shape[1] :]
         replies += [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
     return replies
+
+
+def translation_messages(zh: str) -> list[dict[str, str]]:
+    """The chat that asks for the English of one Chinese sentence (a short fixed system prompt, then the sentence)."""
+    return chat_messages(zh, TRANSLATION_SYSTEM_PROMPT)
+
+
+def prompt_and_completion(tokenizer: PreTrainedTokenizerBase, zh: str, en: str) -> tuple[str, str]:
+    """The prompt text up to the assistant's turn, and the completion: the English, `<|im_end|>` and its newline."""
+    messages = translation_messages(zh)
+    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": en}], tokenize=False)
+    if not full.startswith(prompt):
+        raise ValueError("the chat template renders the prompt differently once the answer is added")
+    return prompt, full[len(prompt) :]
+
+
+def build_sft_example(
+    tokenizer: PreTrainedTokenizerBase, zh: str, en: str, max_length: int = 128
+) -> dict[str, list[int]]:
+    """Token ids of prompt + completion, with labels -100 on every prompt position (truncated to `max_length`)."""
+    prompt, completion = prompt_and_completion(tokenizer, zh, en)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
+    input_ids = (prompt_ids + completion_ids)[:max_length]
+    labels = ([IGNORE_INDEX] * len(prompt_ids) + completion_ids)[:max_length]
+    return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}
+
+
+def sft_rows(
+    tokenizer: PreTrainedTokenizerBase, pairs: datasets.Dataset, max_length: int = 128
+) -> list[dict[str, list[int]]]:
+    """One SFT example per (zh, en) row of a translation split."""
+    return [build_sft_example(tokenizer, zh, en, max_length) for zh, en in zip(pairs["zh"], pairs["en"])]
+
+
+def masking_table(tokenizer: PreTrainedTokenizerBase, example: dict[str, list[int]]) -> pd.DataFrame:
+    """Each position's token and its label: the token to predict, or -100 where nothing is learned."""
+    tokens = [tokenizer.decode([token]) for token in example["input_ids"]]
+    labels = [label if label == IGNORE_INDEX else tokenizer.decode([label]) for label in example["labels"]]
+    return pd.DataFrame({"token": tokens, "token id": example["input_ids"], "label": labels})
+
+
+def learned_text(tokenizer: PreTrainedTokenizerBase, labels: Sequence[int]) -> str:
+    """The text of the positions that count in the loss (labels other than -100)."""
+    return tokenizer.decode([label for label in labels if label != IGNORE_INDEX])
+
+
+def label_summary(tokenizer: PreTrainedTokenizerBase, labels: Sequence[int]) -> dict[str, int | str]:
+    """How many positions an example has, how many are masked, and the text that is learned."""
+    masked = sum(label == IGNORE_INDEX for label in labels)
+    return {"positions": len(labels), "masked (-100)": masked, "learned": len(labels) - masked,
+            "learned text": repr(learned_text(tokenizer, labels))}
+
+
+def pad_right(sequences: Sequence[Sequence[int]], value: int) -> torch.Tensor:
+    """A (batch, longest) tensor of the sequences, padded on the right with `value`."""
+    longest = max(len(sequence) for sequence in sequences)
+    return torch.tensor([list(sequence) + [value] * (longest - len(sequence)) for sequence in sequences])
+
+
+def sft_collator(tokenizer: PreTrainedTokenizerBase) -> Callable[[list[dict[str, list[int]]]], dict[str, torch.Tensor]]:
+    """Collate SFT examples: right-pad input_ids with the pad id, attention_mask with 0 and labels with -100."""
+    padding = {"input_ids": tokenizer.pad_token_id, "attention_mask": 0, "labels": IGNORE_INDEX}
+
+    def collate(rows: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        return {key: pad_right([row[key] for row in rows], value) for key, value in padding.items()}
+
+    return collate
+
+
+def causal_lm_loss(outputs: Any, labels: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy: position t's logits predict label t+1; -100 labels are ignored."""
+    logits = getattr(outputs, "logits", outputs)
+    shifted_logits, shifted_labels = logits[:, :-1], labels[:, 1:]
+    return F.cross_entropy(
+        shifted_logits.reshape(-1, shifted_logits.shape[-1]).float(), shifted_labels.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+    )
+
+
+def translate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    sentences: list[str],
+    max_new_tokens: int = 48,
+    batch_size: int = 16,
+    system: str = TRANSLATION_SYSTEM_PROMPT,
+) -> list[str]:
+    """Greedy English translations of Chinese sentences, with the course's system prompt (or `system`)."""
+    with eval_mode(model):
+        return generate_replies(model, tokenizer, sentences, max_new_tokens, system, batch_size)
+
+
+def share_with_chinese(texts: Sequence[str]) -> float:
+    """Share of texts that contain at least one Chinese character (a translation should contain none)."""
+    return sum(CHINESE.search(text) is not None for text in texts) / len(texts)
+
+
+def translation_scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
+    """Corpus BLEU and chrF (sacrebleu, 0-100) of the hypotheses against one reference each."""
+    return {
+        "bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
+        "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
+    }
+
+
+def freeze_decoder(model: PreTrainedModel, trainable_top_blocks: int) -> PreTrainedModel:
+    """Train only the top `trainable_top_blocks` decoder blocks and the final norm; embeddings and tied lm_head stay frozen."""
+    blocks = transformer_blocks(model.model)
+    if not 0 <= trainable_top_blocks <= len(blocks):
+        raise ValueError(f"trainable_top_blocks must be between 0 and {len(blocks)}, got {trainable_top_blocks}")
+    model.requires_grad_(False)
+    for block in blocks[len(blocks) - trainable_top_blocks :]:
+        block.requires_grad_(True)
+    model.model.norm.requires_grad_(trainable_top_blocks > 0)
+    return model
+
+
+def add_lora(
+    model: PreTrainedModel, r: int = 8, target_modules: Sequence[str] = ("q_proj", "v_proj"), alpha: int = 16
+) -> PreTrainedModel:
+    """Wrap the model with PEFT LoRA adapters of rank `r` on `target_modules`; only the adapters train."""
+    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=list(target_modules),
+                        task_type="CAUSAL_LM")
+    with warnings.catch_warnings():  # PEFT 0.21 calls a transformers method that transformers 5 renamed
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+        return get_peft_model(model, config)
+
+
+def conversational_dataset(pairs: datasets.Dataset) -> datasets.Dataset:
+    """The pairs as TRL's conversational prompt/completion dataset (system + user prompt, assistant completion)."""
+    return datasets.Dataset.from_dict({
+        "prompt": [translation_messages(zh) for zh in pairs["zh"]],
+        "completion": [[{"role": "assistant", "content": en}] for en in pairs["en"]],
+    })
+
+
+def resident_megabytes(field: str) -> float:
+    """A memory line of /proc/self/status (VmRSS now, VmHWM peak) in MB."""
+    return int(re.search(rf"{field}:\s+(\d+)", PROC_STATUS.read_text()).group(1)) / 1024
+
+
+def release_freed_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc), so resident memory counts live data only."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def max_rss_megabytes() -> float:
+    """The process's peak resident memory so far, in MB (getrusage counts KB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+@contextlib.contextmanager
+def peak_memory(device: torch.device) -> Iterator[dict[str, float]]:
+    """Peak memory (MB) added inside the block: CUDA allocator peak on a GPU, else the resident-set peak."""
+    result: dict[str, float] = {}
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+        yield result
+        result["peak_mb"] = (torch.cuda.max_memory_allocated(device) - start) / 2**20
+    elif PROC_STATUS.exists():  # Linux: reset the peak, so that earlier, larger runs do not hide this one
+        release_freed_memory()
+        Path("/proc/self/clear_refs").write_text("5")
+        start = resident_megabytes("VmRSS")
+        yield result
+        result["peak_mb"] = resident_megabytes("VmHWM") - start
+    else:  # elsewhere the peak cannot be reset: this is zero unless the block exceeds every earlier peak
+        start = max_rss_megabytes()
+        yield result
+        result["peak_mb"] = max_rss_megabytes() - start
+
+
+@dataclass
+class TranslatorRun:
+    """A fine-tuning run of a causal LM: its history, seconds per step and the peak memory training added."""
+
+    history: History
+    seconds_per_step: float
+    peak_mb: float
+
+
+def train_translator(
+    model: PreTrainedModel, rows: list[dict[str, list[int]]], config: TrainConfig,
+    tokenizer: PreTrainedTokenizerBase, device: torch.device | None = None,
+) -> TranslatorRun:
+    """Fine-tune on SFT rows with the course loop (masked next-token loss), measuring time per step and memory."""
+    device = device or choose_device()
+    with peak_memory(device) as memory:
+        history = train(model, rows, config, causal_lm_loss, collate_fn=sft_collator(tokenizer), device=device)
+    steps = len(history.steps) / len(history.epochs)
+    return TranslatorRun(history, history.seconds_per_epoch() / steps, memory["peak_mb"])
+
+
+def comparison_row(
+    model: torch.nn.Module, run: TranslatorRun, hypotheses: list[str], references: list[str]
+) -> dict[str, float]:
+    """One fine-tuned variant's trainable parameters, seconds per step, peak memory, BLEU and chrF."""
+    cost = {"seconds per step": run.seconds_per_step, "peak memory (MB)": run.peak_mb}
+    return trainable_summary(model) | cost | translation_scores(hypotheses, references)

@@ -1,4 +1,4 @@
-"""Fine-tuned models a learner keeps: save a classifier with its model card, load it back in one call, predict."""
+"""Fine-tuned models a learner keeps: save a classifier or a translator with its model card, load it back in one call."""
 from __future__ import annotations
 
 import json
@@ -10,17 +10,28 @@ import datasets
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from transformers import PreTrainedModel
+
 from sft_helpers import data
+from sft_helpers.causal_lm import TRANSLATION_SYSTEM_PROMPT, translate
 from sft_helpers.models import PretrainedClassifier
-from sft_helpers.pretrained import PACKAGED_MODELS, load_encoder, quiet_loading
+from sft_helpers.pretrained import PACKAGED_MODELS, load_causal_lm, load_encoder, quiet_loading
 from sft_helpers.runtime import choose_device
 from sft_helpers.train import eval_mode
 
-KIND = "classifier"
-CONFIG_FILE, HEAD_FILE, CARD_FILE, BACKBONE_FOLDER = "sft_config.json", "head.pt", "README.md", "backbone"
-REQUIRED_FILES = (CONFIG_FILE, HEAD_FILE, "backbone/config.json", "backbone/model.safetensors",
-                  "backbone/tokenizer_config.json")
-CONFIG_KEYS = ("kind", "task", "labels", "pooling", "num_outputs", "base_model", "hyperparameters", "metrics")
+CLASSIFIER, TRANSLATOR = "classifier", "translator"
+TRANSLATION = "translation"
+CONFIG_FILE, HEAD_FILE, CARD_FILE, BACKBONE_FOLDER, MODEL_FOLDER = (
+    "sft_config.json", "head.pt", "README.md", "backbone", "model")
+REQUIRED_FILES = {
+    CLASSIFIER: (CONFIG_FILE, HEAD_FILE, "backbone/config.json", "backbone/model.safetensors",
+                 "backbone/tokenizer_config.json"),
+    TRANSLATOR: (CONFIG_FILE, "model/config.json", "model/model.safetensors", "model/tokenizer_config.json"),
+}
+CONFIG_KEYS = {
+    CLASSIFIER: ("kind", "task", "labels", "pooling", "num_outputs", "base_model", "hyperparameters", "metrics"),
+    TRANSLATOR: ("kind", "task", "system_prompt", "max_new_tokens", "base_model", "hyperparameters", "metrics"),
+}
 MAX_LENGTH = 128
 
 
@@ -44,7 +55,7 @@ TASKS = {
 
 
 class FineTunedFolderError(ValueError):
-    """A folder that does not hold a fine-tuned classifier that can be loaded."""
+    """A folder that does not hold a fine-tuned model that can be loaded."""
 
 
 def course_task(name: str) -> Task:
@@ -74,7 +85,7 @@ def describe_base_model(name: str) -> str:
 
 
 def model_card(config: dict[str, Any]) -> str:
-    """A model card in Markdown: what the model does, its base model, data, hyperparameters, metrics and limits."""
+    """A classifier's model card in Markdown: what it does, base model, data, hyperparameters, metrics, limits."""
     task = course_task(config["task"])
     labels = ", ".join(f"`{label}`" for label in config["labels"])
     return f"""# Fine-tuned {config['task']} classifier
@@ -129,7 +140,7 @@ def save_finetuned(
     """Save a classifier (backbone + tokenizer, head, config) and its model card into `folder`; return the folder."""
     if len(labels) != model.num_outputs:
         raise ValueError(f"{len(labels)} labels given for a model with {model.num_outputs} outputs")
-    config = {"kind": KIND, "task": task, "labels": list(labels), "pooling": model.pooling,
+    config = {"kind": CLASSIFIER, "task": task, "labels": list(labels), "pooling": model.pooling,
               "num_outputs": model.num_outputs, "base_model": base_model, "hyperparameters": hyperparameters,
               "metrics": metrics}
     card = model_card(config)
@@ -144,8 +155,8 @@ def save_finetuned(
     return folder
 
 
-def read_config(folder: Path) -> dict[str, Any]:
-    """The folder's `sft_config.json`, checked to be a classifier's complete config."""
+def read_config(folder: Path, kinds: tuple[str, ...] = (CLASSIFIER, TRANSLATOR)) -> dict[str, Any]:
+    """The folder's `sft_config.json`, checked to be the complete config of a model of one of `kinds`."""
     path = folder / CONFIG_FILE
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
@@ -153,25 +164,36 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise FineTunedFolderError(f"{path} is not valid JSON ({error})") from None
     if not isinstance(config, dict):
         raise FineTunedFolderError(f"{path} should hold a JSON object, found {type(config).__name__}")
-    if config.get("kind", KIND) != KIND:
-        raise FineTunedFolderError(f"{folder}: this folder holds a {config['kind']} model, not a {KIND}")
-    missing = [key for key in CONFIG_KEYS if key not in config]
+    kind = config.setdefault("kind", CLASSIFIER)
+    if kind not in kinds:
+        raise FineTunedFolderError(f"{folder}: this folder holds a {kind} model, not a {' or a '.join(kinds)}")
+    missing = [key for key in CONFIG_KEYS[kind] if key not in config]
     if missing:
         raise FineTunedFolderError(f"{path} lacks the key(s) {', '.join(missing)}")
     return config
 
 
-def check_folder(folder: Path) -> dict[str, Any]:
-    """The config of a folder that holds every file of a saved classifier, else a FineTunedFolderError."""
+def check_folder(folder: Path, task: str | None = None) -> dict[str, Any]:
+    """The config of a folder that holds every file of a saved model (of `task`, if given), else a clear error."""
     if not folder.is_dir():
         raise FineTunedFolderError(f"no such folder: {folder}")
-    config = read_config(folder) if (folder / CONFIG_FILE).is_file() else None  # a wrong kind explains missing files
-    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+    if not (folder / CONFIG_FILE).is_file():
+        raise FineTunedFolderError(f"{folder} is not a fine-tuned model: missing {CONFIG_FILE} "
+                                   "(save one with save_finetuned or save_translator, or `sft-course train`)")
+    config = read_config(folder)
+    if task is not None and config["task"] != task:
+        raise FineTunedFolderError(f"{folder} holds a model fine-tuned for {config['task']}, not for {task}")
+    missing = [name for name in REQUIRED_FILES[config["kind"]] if not (folder / name).is_file()]
     if missing:
-        raise FineTunedFolderError(
-            f"{folder} is not a complete fine-tuned model: missing {', '.join(missing)} (save it with save_finetuned)"
-        )
+        raise FineTunedFolderError(f"{folder} is not a complete fine-tuned {config['kind']}: missing "
+                                   f"{', '.join(missing)} (save it again with save_finetuned or save_translator)")
     return config
+
+
+def check_texts(texts: list[str]) -> None:
+    """A TypeError unless `texts` is a list of strings (a lone string is a common slip)."""
+    if isinstance(texts, str) or not all(isinstance(text, str) for text in texts):
+        raise TypeError("texts must be a list of strings, e.g. ['a text']")
 
 
 class FineTunedClassifier:
@@ -192,8 +214,7 @@ class FineTunedClassifier:
 
     def probabilities(self, texts: list[str], batch_size: int = 32) -> torch.Tensor:
         """Class probabilities for each text, one row per text (eval mode, batched, no gradients)."""
-        if isinstance(texts, str) or not all(isinstance(text, str) for text in texts):
-            raise TypeError("texts must be a list of strings, e.g. ['a text']")
+        check_texts(texts)
         device = next(self.model.parameters()).device
         rows = []
         with eval_mode(self.model):
@@ -211,10 +232,103 @@ class FineTunedClassifier:
         ]
 
 
-def load_finetuned(folder: str | Path, device: str | None = None) -> FineTunedClassifier:
-    """Load a classifier saved by `save_finetuned`, on `device` (default: the best available)."""
+def translator_card(config: dict[str, Any]) -> str:
+    """A translator's model card in Markdown: what it does, base model, prompt, data, hyperparameters, metrics, limits."""
+    return f"""# Fine-tuned Chinese-to-English translator
+
+Translates short everyday Chinese sentences (simplified characters) into English.
+Made with `sft-course` (the `sft_helpers` package of the SFT course), by supervised fine-tuning of a chat model.
+
+## Use
+```python
+from sft_helpers.finetuned import load_finetuned
+
+model = load_finetuned("path/to/this/folder")
+model.translate(["我喜欢喝茶。"])
+```
+or from a shell: `sft-course predict path/to/this/folder "我喜欢喝茶。"`.
+
+## Base model and prompt
+{describe_base_model(config['base_model'])}, a causal language model, fine-tuned on chats of three turns: the system
+message "{config['system_prompt']}", the Chinese sentence as the user's turn and the English as the assistant's.
+The loss counted the assistant's tokens only (the prompt had the label -100). `model/` holds the weights and the
+tokenizer with its chat template. Decoding is greedy, at most {config['max_new_tokens']} new tokens.
+
+## Data
+`data_samples/translation` of the course: 1,640 Chinese-English pairs of everyday sentences written by hand for the
+course (see its datasheet, `data_samples/translation/README.md`). License: MIT.
+
+## Hyperparameters
+{markdown_table(config['hyperparameters'], ('setting', 'value'))}
+
+## Measured results
+BLEU and chrF (sacreBLEU, 0-100, one reference per sentence) on the validation split; `zero_shot` is the base model
+with the same prompt before fine-tuning.
+
+{markdown_table(config['metrics'], ('metric', 'value'))}
+
+## Limits
+- A small model fine-tuned on little data: fluent English that is often wrong in content. Do not rely on it for
+  meaning.
+- Short, everyday, single sentences; longer inputs are translated worse and outputs are cut after
+  {config['max_new_tokens']} tokens.
+- Scores against one reference translation undervalue correct paraphrases; compare systems, not absolute grades.
+- A teaching model: do not use it where a mistranslation could harm anyone.
+"""
+
+
+def save_translator(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    folder: str | Path,
+    base_model: str,
+    hyperparameters: dict[str, Any],
+    metrics: dict[str, Any],
+    max_new_tokens: int = 48,
+) -> Path:
+    """Save a fine-tuned causal LM translator (weights, tokenizer, config) and its model card; return the folder."""
+    if hasattr(model, "merge_and_unload"):
+        raise TypeError("this is a LoRA (PEFT) model: merge the adapters first, model = model.merge_and_unload()")
+    config = {"kind": TRANSLATOR, "task": TRANSLATION, "system_prompt": TRANSLATION_SYSTEM_PROMPT,
+              "max_new_tokens": max_new_tokens, "base_model": base_model, "hyperparameters": hyperparameters,
+              "metrics": metrics}
     folder = Path(folder)
-    config = check_folder(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with quiet_loading():
+        model.save_pretrained(folder / MODEL_FOLDER)
+    tokenizer.save_pretrained(folder / MODEL_FOLDER)
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / CARD_FILE).write_text(translator_card(config), encoding="utf-8")
+    return folder
+
+
+class FineTunedTranslator:
+    """A saved translator loaded back: its causal LM, tokenizer and config, ready to translate."""
+
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: dict[str, Any]):
+        self.model, self.tokenizer, self.config = model.eval(), tokenizer, config
+
+    @property
+    def task(self) -> str:
+        """The task the model was fine-tuned for (translation)."""
+        return self.config["task"]
+
+    def translate(self, texts: list[str], batch_size: int = 16) -> list[str]:
+        """The English translation of each Chinese text (greedy, with the prompt the model was trained on)."""
+        check_texts(texts)
+        return translate(self.model, self.tokenizer, texts, self.config["max_new_tokens"], batch_size,
+                         self.config["system_prompt"])
+
+
+def load_finetuned(
+    folder: str | Path, device: str | None = None, task: str | None = None
+) -> FineTunedClassifier | FineTunedTranslator:
+    """Load a model saved by `save_finetuned` or `save_translator` (checked to be for `task`, if given) on `device`."""
+    folder = Path(folder)
+    config = check_folder(folder, task)
+    if config["kind"] == TRANSLATOR:
+        model, tokenizer = load_causal_lm(str(folder / MODEL_FOLDER))
+        return FineTunedTranslator(model.to(choose_device(device)), tokenizer, config)
     backbone, tokenizer = load_encoder(str(folder / BACKBONE_FOLDER))
     model = PretrainedClassifier(backbone, config["num_outputs"], config["pooling"])
     model.head.load_state_dict(torch.load(folder / HEAD_FILE, map_location="cpu", weights_only=True))

