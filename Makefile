@@ -29,8 +29,12 @@ lab: setup
 course: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 notebooks/[0-9]*.ipynb
 
+# The two test workers share the cores, half each: with more threads than cores their OpenMP threads
+# wait on each other, and a CI run's training cells took up to 9x longer than alone.
+TEST_THREADS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n > 1 ? n / 2 : 1 )))
+
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests notebooks $(NBVAL)
+	OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python -m pytest -n 2 --dist loadfile tests notebooks $(NBVAL)
 
 $(VENDOR)/.done:
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)

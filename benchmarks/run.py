@@ -7,8 +7,11 @@ from pathlib import Path
 import torch
 
 from sft_helpers import load_causal_lm, load_encoder, seed_everything
+from sft_helpers.causal_lm import sft_rows, train_translator, translate
+from sft_helpers.data import load_course_data
 from sft_helpers.features import sentence_embeddings
 from sft_helpers.runtime import environment_report
+from sft_helpers.train import TrainConfig
 
 RESULTS = Path(__file__).with_name("results.md")
 
@@ -20,6 +23,19 @@ def timed(action) -> float:
     return time.perf_counter() - start
 
 
+def translation_rows() -> list[tuple[str, float]]:
+    """Lesson 09's hot paths: seconds per full fine-tuning step of SmolLM2, and greedy translation of 48 sentences."""
+    model, tokenizer = load_causal_lm("smollm2-135m")
+    pairs = load_course_data("translation")
+    config = TrainConfig(optimizer="adamw", lr=1e-4, batch_size=8, epochs=1, group_by_length=True)
+    run = train_translator(model, sft_rows(tokenizer, pairs["train"].select(range(40))), config, tokenizer)
+    sources = list(pairs["test"]["zh"][:48])
+    return [
+        ("SmolLM2 full fine-tuning, one step of 8 translation pairs", run.seconds_per_step),
+        ("SmolLM2 greedy translation of 48 sentences (after 5 steps)", timed(lambda: translate(model, tokenizer, sources))),
+    ]
+
+
 def main() -> None:
     """Run each benchmark once and write a Markdown table."""
     seed_everything(0)
@@ -29,6 +45,7 @@ def main() -> None:
         ("load MiniLM", timed(lambda: load_encoder("minilm"))),
         ("load SmolLM2-135M (converted, cached)", timed(lambda: load_causal_lm("smollm2-135m"))),
         ("MiniLM mean-pooled features, 1,000 sentences", timed(lambda: sentence_embeddings(encoder, tokenizer, sentences))),
+        *translation_rows(),
     ]
     report = environment_report(torch.device("cpu"))
     lines = ["| benchmark | seconds |", "| --- | --- |"] + [f"| {name} | {seconds:.2f} |" for name, seconds in rows]
