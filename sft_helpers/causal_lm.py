@@ -25,6 +25,7 @@ from sft_helpers.runtime import choose_device
 from sft_helpers.train import History, TrainConfig, eval_mode, train
 
 IGNORE_INDEX = -100
+MAX_NEW_TOKENS = 48
 TRANSLATION_SYSTEM_PROMPT = "Translate the user's Chinese sentence into English."
 PROC_STATUS = Path("/proc/self/status")
 CHINESE = re.compile("[\u4e00-\u9fff]")
@@ -41,7 +42,7 @@ def generate_replies(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     prompts: list[str],
-    max_new_tokens: int = 48,
+    max_new_tokens: int = MAX_NEW_TOKENS,
     system: str | None = None,
     batch_size: int = 16,
 ) -> list[str]:
@@ -114,6 +115,12 @@ def label_summary(tokenizer: PreTrainedTokenizerBase, labels: Sequence[int]) -> 
             "learned text": repr(learned_text(tokenizer, labels))}
 
 
+def prompt_and_answer_lengths(rows: Sequence[dict[str, list[int]]]) -> pd.DataFrame:
+    """Per SFT example, how many positions are masked prompt (-100) and how many are learned (answer + end)."""
+    masked = [sum(label == IGNORE_INDEX for label in row["labels"]) for row in rows]
+    return pd.DataFrame({"prompt": masked, "answer": [len(row["labels"]) - count for row, count in zip(rows, masked)]})
+
+
 def pad_right(sequences: Sequence[Sequence[int]], value: int) -> torch.Tensor:
     """A (batch, longest) tensor of the sequences, padded on the right with `value`."""
     longest = max(len(sequence) for sequence in sequences)
@@ -144,7 +151,7 @@ def translate(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     sentences: list[str],
-    max_new_tokens: int = 48,
+    max_new_tokens: int = MAX_NEW_TOKENS,
     batch_size: int = 16,
     system: str = TRANSLATION_SYSTEM_PROMPT,
 ) -> list[str]:

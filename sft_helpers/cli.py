@@ -16,8 +16,8 @@ from tqdm.auto import tqdm
 from sft_helpers import data
 from sft_helpers.causal_lm import causal_lm_loss, freeze_decoder, sft_collator, sft_rows, translate, translation_scores
 from sft_helpers.finetuned import (
-    MAX_LENGTH, TASKS, TRANSLATION, FineTunedFolderError, FineTunedTranslator, load_finetuned, save_finetuned,
-    save_translator, task_data,
+    CLASSIFIER, MAX_LENGTH, TASKS, TRANSLATION, TRANSLATOR, FineTunedFolderError, FineTunedTranslator, load_finetuned,
+    save_finetuned, save_translator, task_data,
 )
 from sft_helpers.metrics import classification_metrics
 from sft_helpers.models import PretrainedClassifier, encoder_classifier, freeze, transformer_blocks
@@ -33,13 +33,12 @@ MULTI_PROCESS = (
 )
 
 
-DEFAULTS = {  # per kind of task: the settings of the application lessons
-    "classifier": {"epochs": 2, "lr": 1e-4, "batch_size": 32, "trainable_top_layers": 2, "model": "minilm",
+DEFAULTS = {  # per kind of model: the settings of the application lessons
+    CLASSIFIER: {"epochs": 2, "lr": 1e-4, "batch_size": 32, "trainable_top_layers": 2, "model": "minilm",
                    "warmup_steps": 0},
-    TRANSLATION: {"epochs": 1, "lr": 1e-4, "batch_size": 8, "trainable_top_layers": -1, "model": "smollm2-135m",
+    TRANSLATOR: {"epochs": 1, "lr": 1e-4, "batch_size": 8, "trainable_top_layers": -1, "model": "smollm2-135m",
                   "warmup_steps": 5},
 }
-MAX_NEW_TOKENS = 48
 
 
 class CommandError(Exception):
@@ -151,7 +150,7 @@ def train_command(args: argparse.Namespace) -> None:
             tokens, collate, loss_fn = (training_splits(args.task, tokenizer, args.max_examples),
                                         data.padding_collator(tokenizer), cross_entropy)
     config = TrainConfig(lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
-                         scheduler="linear", warmup_steps=DEFAULTS[task_kind(args.task)]["warmup_steps"],
+                         scheduler="linear", warmup_steps=args.warmup_steps,
                          group_by_length=True)
     loader = train_loader(tokens["train"], config, collate)
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -175,8 +174,8 @@ def train_command(args: argparse.Namespace) -> None:
 
 
 def task_kind(task: str) -> str:
-    """Which kind of model a task trains: "classifier" or "translation"."""
-    return TRANSLATION if task == TRANSLATION else "classifier"
+    """Which kind of model a task trains: a classifier or a translator."""
+    return TRANSLATOR if task == TRANSLATION else CLASSIFIER
 
 
 def hyperparameters(args: argparse.Namespace, report: dict[str, Any]) -> dict[str, Any]:
@@ -199,14 +198,14 @@ def finish_translation(
     """Score the trained translator and the base model on the validation split, save with a card, print a summary."""
     validation = first_rows(data.load_course_data(TRANSLATION)["validation"], len(rows["validation"]))
     sources, references = list(validation["zh"]), list(validation["en"])
-    scores = translation_scores(translate(model, tokenizer, sources, MAX_NEW_TOKENS), references)
+    scores = translation_scores(translate(model, tokenizer, sources), references)
     base = load_causal_lm(args.model)[0].to(next(model.parameters()).device)
-    zero_shot = translation_scores(translate(base, tokenizer, sources, MAX_NEW_TOKENS), references)
+    zero_shot = translation_scores(translate(base, tokenizer, sources), references)
     loss = evaluate(model, rows["validation"], causal_lm_loss, collate_fn=sft_collator(tokenizer))["loss"]
     metrics = {"val_bleu": scores["bleu"], "val_chrf": scores["chrf"], "val_bleu_zero_shot": zero_shot["bleu"],
                "val_chrf_zero_shot": zero_shot["chrf"], "val_loss": loss, "val_pairs": len(sources),
                "train_pairs": len(rows["train"])}
-    out = save_translator(model, tokenizer, args.out, args.model, hyperparameters(args, report), metrics, MAX_NEW_TOKENS)
+    out = save_translator(model, tokenizer, args.out, args.model, hyperparameters(args, report), metrics)
     write_report(out, report | {"val_chrf": scores["chrf"], "val_chrf_zero_shot": zero_shot["chrf"]})
     print(f"translation: {len(rows['train'])} training pairs, {args.epochs} epoch(s), {report['processes']} "
           f"process(es) ({report['distributed_type']}), trained in {report['seconds']:.1f} s; validation chrF "

@@ -8,12 +8,10 @@ from typing import Any, Callable
 
 import datasets
 import torch
-from transformers import PreTrainedTokenizerBase
-
-from transformers import PreTrainedModel
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sft_helpers import data
-from sft_helpers.causal_lm import TRANSLATION_SYSTEM_PROMPT, translate
+from sft_helpers.causal_lm import MAX_NEW_TOKENS, TRANSLATION_SYSTEM_PROMPT, translate
 from sft_helpers.models import PretrainedClassifier
 from sft_helpers.pretrained import PACKAGED_MODELS, load_causal_lm, load_encoder, quiet_loading
 from sft_helpers.runtime import choose_device
@@ -127,6 +125,20 @@ of {config['num_outputs']} outputs. `backbone/` holds the fine-tuned transformer
 """
 
 
+def save_pretrained(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: Path) -> None:
+    """Save a transformer and its tokenizer into `folder` (created with its parents if needed)."""
+    with quiet_loading():  # hides the progress bar of writing one file
+        model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def write_config_and_card(folder: Path, config: dict[str, Any], card: str) -> Path:
+    """Write a saved model's `sft_config.json` and its model card (README.md) into `folder`; return the folder."""
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / CARD_FILE).write_text(card, encoding="utf-8")
+    return folder
+
+
 def save_finetuned(
     model: PretrainedClassifier,
     tokenizer: PreTrainedTokenizerBase,
@@ -145,18 +157,13 @@ def save_finetuned(
               "metrics": metrics}
     card = model_card(config)
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    with quiet_loading():  # hides the progress bar of writing one small file
-        model.backbone.save_pretrained(folder / BACKBONE_FOLDER)
-    tokenizer.save_pretrained(folder / BACKBONE_FOLDER)
+    save_pretrained(model.backbone, tokenizer, folder / BACKBONE_FOLDER)
     torch.save({k: v.detach().cpu() for k, v in model.head.state_dict().items()}, folder / HEAD_FILE)
-    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    (folder / CARD_FILE).write_text(card, encoding="utf-8")
-    return folder
+    return write_config_and_card(folder, config, card)
 
 
-def read_config(folder: Path, kinds: tuple[str, ...] = (CLASSIFIER, TRANSLATOR)) -> dict[str, Any]:
-    """The folder's `sft_config.json`, checked to be the complete config of a model of one of `kinds`."""
+def read_config(folder: Path) -> dict[str, Any]:
+    """The folder's `sft_config.json`, checked to be the complete config of a classifier or a translator."""
     path = folder / CONFIG_FILE
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
@@ -165,8 +172,8 @@ def read_config(folder: Path, kinds: tuple[str, ...] = (CLASSIFIER, TRANSLATOR))
     if not isinstance(config, dict):
         raise FineTunedFolderError(f"{path} should hold a JSON object, found {type(config).__name__}")
     kind = config.setdefault("kind", CLASSIFIER)
-    if kind not in kinds:
-        raise FineTunedFolderError(f"{folder}: this folder holds a {kind} model, not a {' or a '.join(kinds)}")
+    if kind not in REQUIRED_FILES:
+        raise FineTunedFolderError(f"{folder}: this folder holds a {kind} model, not a {' or a '.join(REQUIRED_FILES)}")
     missing = [key for key in CONFIG_KEYS[kind] if key not in config]
     if missing:
         raise FineTunedFolderError(f"{path} lacks the key(s) {', '.join(missing)}")
@@ -284,7 +291,7 @@ def save_translator(
     base_model: str,
     hyperparameters: dict[str, Any],
     metrics: dict[str, Any],
-    max_new_tokens: int = 48,
+    max_new_tokens: int = MAX_NEW_TOKENS,
 ) -> Path:
     """Save a fine-tuned causal LM translator (weights, tokenizer, config) and its model card; return the folder."""
     if hasattr(model, "merge_and_unload"):
@@ -293,13 +300,8 @@ def save_translator(
               "max_new_tokens": max_new_tokens, "base_model": base_model, "hyperparameters": hyperparameters,
               "metrics": metrics}
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    with quiet_loading():
-        model.save_pretrained(folder / MODEL_FOLDER)
-    tokenizer.save_pretrained(folder / MODEL_FOLDER)
-    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    (folder / CARD_FILE).write_text(translator_card(config), encoding="utf-8")
-    return folder
+    save_pretrained(model, tokenizer, folder / MODEL_FOLDER)
+    return write_config_and_card(folder, config, translator_card(config))
 
 
 class FineTunedTranslator:

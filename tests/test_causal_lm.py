@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from sft_helpers import load_causal_lm
 from sft_helpers.causal_lm import (
     IGNORE_INDEX, add_lora, build_sft_example, causal_lm_loss, freeze_decoder, label_summary, learned_text,
-    peak_memory, sft_collator, share_with_chinese, translate, translation_messages, translation_scores,
+    peak_memory, prompt_and_answer_lengths, sft_collator, share_with_chinese, translate, translation_messages, translation_scores,
 )
 from sft_helpers.models import count_parameters
 
@@ -121,3 +121,11 @@ def test_translate_returns_one_string_per_sentence_and_keeps_the_mode(smollm2):
     assert len(replies) == 2 and all(isinstance(reply, str) for reply in replies)
     assert model.training
     model.eval()
+
+
+def test_prompt_and_answer_lengths_count_masked_and_learned_positions(tokenizer):
+    rows = [build_sft_example(tokenizer, ZH, EN), build_sft_example(tokenizer, "你好", "Hello.")]
+    lengths = prompt_and_answer_lengths(rows)
+    for row, (prompt, answer) in zip(rows, lengths[["prompt", "answer"]].itertuples(index=False)):
+        assert prompt == row["labels"].count(IGNORE_INDEX) and prompt + answer == len(row["input_ids"])
+        assert answer == len(tokenizer(learned_text(tokenizer, row["labels"]), add_special_tokens=False)["input_ids"])
