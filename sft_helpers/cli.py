@@ -11,7 +11,7 @@ import datasets
 import torch
 from accelerate import Accelerator
 from torch.nn.functional import cross_entropy
-from tqdm.auto import tqdm
+from sft_helpers.progress import progress_bar
 
 from sft_helpers import data
 from sft_helpers.causal_lm import causal_lm_loss, freeze_decoder, sft_collator, sft_rows, translate, translation_scores
@@ -120,7 +120,7 @@ def run_epochs(
     epochs = config.epochs
     scheduler = make_scheduler(config, optimizer, epochs * len(loader))
     steps, examples = 0, 0
-    with tqdm(total=epochs * len(loader), desc="training", unit="step", disable=not accelerator.is_main_process) as bar:
+    with progress_bar(total=epochs * len(loader), desc="training", unit="step", disable=not accelerator.is_main_process) as bar:
         for _ in range(epochs):
             model.train()
             for batch in loader:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-from tqdm.auto import tqdm
+from sft_helpers.progress import progress_bar
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sft_helpers.models import transformer_blocks
@@ -80,7 +80,7 @@ def cache_frozen_activations(
     classifier.eval()
     order = sorted(range(len(dataset)), key=lambda i: len(dataset[i]["input_ids"]))
     cached: list[dict[str, torch.Tensor]] = [{} for _ in order]
-    for start in tqdm(range(0, len(order), batch_size), desc="caching frozen layers", leave=False):
+    for start in progress_bar(iterable=range(0, len(order), batch_size), desc="caching frozen layers", leave=False):
         rows = [dataset[i] for i in order[start : start + batch_size]]
         ids = torch.nn.utils.rnn.pad_sequence([torch.as_tensor(r["input_ids"]) for r in rows], batch_first=True)
         lengths = torch.tensor([len(r["input_ids"]) for r in rows])

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Iterator
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+from sft_helpers.progress import progress_bar
 
 from sft_helpers.features import CachedTop, cache_frozen_activations, collate_cached
 from sft_helpers.models import freeze
@@ -364,7 +364,7 @@ def train(
     scheduler = make_scheduler(config, optimizer, config.epochs * len(loader))
     scaler = torch.amp.GradScaler("cuda", enabled=needs_grad_scaler(device))
     validate = make_validate(model, val_data, loss_fn, metric_fn, config, collate_fn, device)
-    with tqdm(total=config.epochs * len(loader), desc="training", unit="step", disable=not progress) as bar:
+    with progress_bar(total=config.epochs * len(loader), desc="training", unit="step", disable=not progress) as bar:
         run = Run(model, loss_fn, config, device, optimizer, scheduler, scaler, validate, bar)
         for epoch in range(1, config.epochs + 1):
             record = run_epoch(run, loader, epoch)
