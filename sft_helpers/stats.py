@@ -1,0 +1,134 @@
+"""What a claim rests on: repeated runs over seeds, bootstrap intervals, paired tests, and a verdict.
+
+Used in lessons 01-10. A comparison narrated in a lesson is either repeated over seeds (`over_seeds` +
+`seed_interval`) or tested on the same evaluation items (`paired_interval`, `mcnemar_p`); `verdict` turns the
+interval of the difference into "held", "not distinguishable here" or "reversed".
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+from sft_helpers.progress import progress_bar
+
+Score = Callable[[np.ndarray, np.ndarray], float]
+LEVEL = 0.95
+RESAMPLES = 2000
+HELD, NOT_DISTINGUISHABLE, REVERSED = "held", "not distinguishable here", "reversed"
+CLAIM_MIME = "application/vnd.sft-course.claim+json"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An estimate with its confidence interval."""
+
+    estimate: float
+    low: float
+    high: float
+    level: float = LEVEL
+
+    def contains(self, value: float) -> bool:
+        """Whether `value` lies inside the interval (ends included)."""
+        return self.low <= value <= self.high
+
+    def __str__(self) -> str:
+        return f"{self.estimate:.3g} [{self.low:.3g}, {self.high:.3g}]"
+
+    def scaled(self, factor: float) -> Interval:
+        """The same interval in other units (e.g. ×100 for percentage points)."""
+        return Interval(self.estimate * factor, self.low * factor, self.high * factor, self.level)
+
+
+def seed_interval(values: Sequence[float], level: float = LEVEL) -> Interval:
+    """Mean of repeated runs with a Student-t interval (the runs differ only in their seed)."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2 or np.allclose(values, mean):
+        return Interval(mean, mean, mean, level)
+    half = scipy_stats.t.ppf((1 + level) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return Interval(mean, float(mean - half), float(mean + half), level)
+
+
+def over_seeds(run: Callable[[int], float], seeds: Sequence[int], desc: str = "seeds") -> list[float]:
+    """`run(seed)` for every seed, with a progress bar."""
+    return [run(seed) for seed in progress_bar(iterable=list(seeds), desc=desc, leave=False)]
+
+
+def _bootstrap(statistic: Callable[[np.ndarray], float], size: int, level: float, seed: int) -> tuple[float, float]:
+    """Percentile bootstrap interval of `statistic(rows)` over resampled row indices (SciPy)."""
+    result = scipy_stats.bootstrap(
+        (np.arange(size),), statistic, vectorized=False, n_resamples=RESAMPLES, confidence_level=level,
+        method="percentile", random_state=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    return float(low), float(high)
+
+
+def bootstrap_interval(truth: Sequence, predicted: Sequence, score: Score, level: float = LEVEL,
+                       seed: int = 0) -> Interval:
+    """`score(truth, predicted)` with a percentile bootstrap interval over the evaluated items."""
+    truth, predicted = np.asarray(truth), np.asarray(predicted)
+    low, high = _bootstrap(lambda rows: score(truth[rows], predicted[rows]), len(truth), level, seed)
+    return Interval(float(score(truth, predicted)), low, high, level)
+
+
+def paired_interval(truth: Sequence, predicted_a: Sequence, predicted_b: Sequence, score: Score,
+                    level: float = LEVEL, seed: int = 0) -> Interval:
+    """score(A) − score(B) on the same items, with a paired bootstrap interval (items resampled together)."""
+    truth, a, b = np.asarray(truth), np.asarray(predicted_a), np.asarray(predicted_b)
+
+    def difference(rows: np.ndarray) -> float:
+        return score(truth[rows], a[rows]) - score(truth[rows], b[rows])
+
+    if np.array_equal(a, b):
+        return Interval(0.0, 0.0, 0.0, level)
+    low, high = _bootstrap(difference, len(truth), level, seed)
+    return Interval(float(difference(np.arange(len(truth)))), low, high, level)
+
+
+def mcnemar_p(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> float:
+    """Exact McNemar test: p-value that A and B err equally often on the items where exactly one is right."""
+    correct_a, correct_b = np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)
+    only_a, only_b = int((correct_a & ~correct_b).sum()), int((~correct_a & correct_b).sum())
+    if only_a + only_b == 0:
+        return 1.0
+    return float(scipy_stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)
+
+
+def verdict(difference: Interval, margin: float = 0.0) -> str:
+    """'held' when the whole interval of (A − B) is above `margin`, 'reversed' when below −margin, else not distinguishable."""
+    if difference.low > margin:
+        return HELD
+    if difference.high < -margin:
+        return REVERSED
+    return NOT_DISTINGUISHABLE
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One row of the claims ledger: what was claimed, what this run measured, and the verdict."""
+
+    lesson: str
+    claim: str
+    measured: str
+    effect: Interval
+    unit: str
+    verdict: str
+
+    def sentence(self) -> str:
+        """The claim and its measurement in one line of prose."""
+        return f"**Claim →** {self.claim}: {self.measured}, {self.effect} {self.unit} → **{self.verdict}**."
+
+
+def record_claim(lesson: str, claim: str, measured: str, effect: Interval, unit: str, verdict_: str) -> Claim:
+    """Show a claim as a line of Markdown and attach it as data, for the book's claims ledger."""
+    from IPython.display import display  # only notebooks record claims
+
+    found = Claim(lesson, claim, measured, effect, unit, verdict_)
+    display({"text/markdown": found.sentence(), "text/plain": found.sentence(),
+             CLAIM_MIME: json.loads(json.dumps(asdict(found)))}, raw=True)
+    return found
