@@ -28,6 +28,7 @@ lab: setup
 
 course: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 notebooks/[0-9]*.ipynb
+	$(BIN)/python book/tidy_notebooks.py notebooks/[0-9]*.ipynb
 
 # The two test workers share the cores, half each: with more threads than cores their OpenMP threads
 # wait on each other, and a CI run's training cells took up to 9x longer than alone.
