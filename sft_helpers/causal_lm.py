@@ -22,11 +22,11 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sft_helpers.models import trainable_summary, transformer_blocks
 from sft_helpers.runtime import choose_device
+from sft_helpers.tasks import COURSE_TASKS, TRANSLATION_SYSTEM_PROMPT, Task
 from sft_helpers.train import History, TrainConfig, eval_mode, train
 
 IGNORE_INDEX = -100
 MAX_NEW_TOKENS = 48
-TRANSLATION_SYSTEM_PROMPT = "Translate the user's Chinese sentence into English."
 PROC_STATUS = Path("/proc/self/status")
 CHINESE = re.compile("[\u4e00-\u9fff]")
 
@@ -47,18 +47,21 @@ def generate_replies(
     batch_size: int = 16,
 ) -> list[str]:
     """Greedy replies to each prompt, through the model's chat template, batched with left padding."""
-    tokenizer.padding_side = "left"
-    device = next(model.parameters()).device
+    device, padding_side = next(model.parameters()).device, tokenizer.padding_side
+    tokenizer.padding_side = "left"  # generation continues from the last position, so padding must come first
     replies = []
-    for start in range(0, len(prompts), batch_size):
-        chats = [chat_messages(p, system) for p in prompts[start : start + batch_size]]
-        texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
-        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-        output = model.generate(
-            **batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
-        )
-        new_tokens = output[:, batch["input_ids"].shape[1] :]
-        replies += [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    try:
+        for start in range(0, len(prompts), batch_size):
+            chats = [chat_messages(p, system) for p in prompts[start : start + batch_size]]
+            texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
+            batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+            output = model.generate(
+                **batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+            )
+            new_tokens = output[:, batch["input_ids"].shape[1] :]
+            replies += [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    finally:
+        tokenizer.padding_side = padding_side
     return replies
 
 
@@ -67,9 +70,11 @@ def translation_messages(zh: str) -> list[dict[str, str]]:
     return chat_messages(zh, TRANSLATION_SYSTEM_PROMPT)
 
 
-def prompt_and_completion(tokenizer: PreTrainedTokenizerBase, zh: str, en: str) -> tuple[str, str]:
-    """The prompt text up to the assistant's turn, and the completion: the English, `<|im_end|>` and its newline."""
-    messages = translation_messages(zh)
+def prompt_and_completion(
+    tokenizer: PreTrainedTokenizerBase, zh: str, en: str, system: str | None = TRANSLATION_SYSTEM_PROMPT
+) -> tuple[str, str]:
+    """The prompt text up to the assistant's turn, and the completion: the answer, `<|im_end|>` and its newline."""
+    messages = chat_messages(zh, system)
     prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": en}], tokenize=False)
     if not full.startswith(prompt):
@@ -78,10 +83,11 @@ def prompt_and_completion(tokenizer: PreTrainedTokenizerBase, zh: str, en: str) 
 
 
 def build_sft_example(
-    tokenizer: PreTrainedTokenizerBase, zh: str, en: str, max_length: int = 128
+    tokenizer: PreTrainedTokenizerBase, zh: str, en: str, max_length: int = 128,
+    system: str | None = TRANSLATION_SYSTEM_PROMPT,
 ) -> dict[str, list[int]]:
     """Token ids of prompt + completion, with labels -100 on every prompt position (truncated to `max_length`)."""
-    prompt, completion = prompt_and_completion(tokenizer, zh, en)
+    prompt, completion = prompt_and_completion(tokenizer, zh, en, system)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
     input_ids = (prompt_ids + completion_ids)[:max_length]
@@ -90,10 +96,12 @@ def build_sft_example(
 
 
 def sft_rows(
-    tokenizer: PreTrainedTokenizerBase, pairs: datasets.Dataset, max_length: int = 128
+    tokenizer: PreTrainedTokenizerBase, pairs: datasets.Dataset, max_length: int = 128,
+    task: Task = COURSE_TASKS["translation"],
 ) -> list[dict[str, list[int]]]:
-    """One SFT example per (zh, en) row of a translation split."""
-    return [build_sft_example(tokenizer, zh, en, max_length) for zh, en in zip(pairs["zh"], pairs["en"])]
+    """One SFT example per row of a seq2seq task's split (default: the course's zh -> en translation)."""
+    return [build_sft_example(tokenizer, task.text(row), row[task.target_column], max_length, task.instruction)
+            for row in pairs]
 
 
 def masking_table(tokenizer: PreTrainedTokenizerBase, example: dict[str, list[int]]) -> pd.DataFrame:
@@ -173,11 +181,14 @@ def translation_scores(hypotheses: list[str], references: list[str]) -> dict[str
     }
 
 
-def freeze_decoder(model: PreTrainedModel, trainable_top_blocks: int) -> PreTrainedModel:
-    """Train only the top `trainable_top_blocks` decoder blocks and the final norm; embeddings and tied lm_head stay frozen."""
+def freeze_decoder(model: PreTrainedModel, trainable_top_blocks: int | None) -> PreTrainedModel:
+    """Train only the top `trainable_top_blocks` decoder blocks and the final norm (None: everything); embeddings and
+    the tied lm_head stay frozen otherwise."""
     blocks = transformer_blocks(model.model)
+    if trainable_top_blocks is None:
+        return model.requires_grad_(True)
     if not 0 <= trainable_top_blocks <= len(blocks):
-        raise ValueError(f"trainable_top_blocks must be between 0 and {len(blocks)}, got {trainable_top_blocks}")
+        raise ValueError(f"trainable_top_blocks must be between 0 and {len(blocks)} or None, got {trainable_top_blocks}")
     model.requires_grad_(False)
     for block in blocks[len(blocks) - trainable_top_blocks :]:
         block.requires_grad_(True)

@@ -1,31 +1,36 @@
-"""`sft-course train/predict/evaluate`: the application lessons' pipelines as a script, on one or many processes."""
+"""`sft-course train/predict/evaluate`: a course task or your own file, through the lessons' training loop."""
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import tempfile
 import time
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import datasets
+import matplotlib.pyplot as plt
 import torch
-from accelerate import Accelerator
-from torch.nn.functional import cross_entropy
-from sft_helpers.progress import progress_bar
+from torch.nn.functional import cross_entropy, mse_loss
 
 from sft_helpers import data
-from sft_helpers.causal_lm import causal_lm_loss, freeze_decoder, sft_collator, sft_rows, translate, translation_scores
+from sft_helpers.causal_lm import causal_lm_loss, freeze_decoder, generate_replies, sft_collator, sft_rows
+from sft_helpers.causal_lm import translation_scores
 from sft_helpers.finetuned import (
-    CLASSIFIER, MAX_LENGTH, TASKS, TRANSLATION, TRANSLATOR, FineTunedFolderError, FineTunedTranslator, load_finetuned,
-    save_finetuned, save_translator, task_data,
+    CONFIG_FILE, MAX_LENGTH, UNFINISHED_FILE, FineTunedClassifier, FineTunedFolderError, FineTunedGenerator,
+    FineTunedRegressor, data_record, load_finetuned, save_finetuned, save_generator,
 )
-from sft_helpers.metrics import classification_metrics
-from sft_helpers.models import PretrainedClassifier, encoder_classifier, freeze, transformer_blocks
+from sft_helpers.metrics import classification_metrics, classification_report_frame, confusion_frame, regression_metrics
+from sft_helpers.models import encoder_classifier, freeze, transformer_blocks
+from sft_helpers.plots import plot_confusion
 from sft_helpers.pretrained import MissingModelPackageError, UnknownModelError, load_causal_lm, load_encoder
 from sft_helpers.runtime import choose_device, seed_everything
-from sft_helpers.train import TrainConfig, evaluate, make_optimizer, make_scheduler, train_loader
+from sft_helpers.tasks import CLASSIFICATION, COURSE_TASKS, KINDS, REGRESSION, SEQ2SEQ, SPLITS, Task, own_task
+from sft_helpers.train import History, TrainConfig, eval_mode, evaluate, make_accelerator, train
 
-REPORT_FILE = "training_report.json"
+REPORT_FILE, DATA_FOLDER = "training_report.json", "data"
 MULTI_PROCESS = (
     "Several processes, data shared between them: "
     "torchrun --nproc_per_node 2 -m sft_helpers.cli train ... (CPU); "
@@ -33,16 +38,37 @@ MULTI_PROCESS = (
 )
 
 
-DEFAULTS = {  # per kind of model: the settings of the application lessons
-    CLASSIFIER: {"epochs": 2, "lr": 1e-4, "batch_size": 32, "trainable_top_layers": 2, "model": "minilm",
-                   "warmup_steps": 0},
-    TRANSLATOR: {"epochs": 1, "lr": 1e-4, "batch_size": 8, "trainable_top_layers": -1, "model": "smollm2-135m",
-                  "warmup_steps": 5},
-}
+@dataclass(frozen=True)
+class Recipe:
+    """What `sft-course train` uses unless told otherwise, for one kind of task."""
+
+    model: str  # packaged short name, folder or hub id
+    trainable_top_layers: int | None  # None: train everything
+    config: TrainConfig
+
+
+ENCODER = Recipe("minilm", 2, TrainConfig(lr=1e-4, batch_size=32, epochs=2, scheduler="linear", group_by_length=True))
+DECODER = Recipe("smollm2-135m", None, TrainConfig(lr=1e-4, batch_size=8, epochs=1, scheduler="linear",
+                                                   warmup_steps=5, group_by_length=True))
+RECIPES = {CLASSIFICATION: ENCODER, REGRESSION: ENCODER, SEQ2SEQ: DECODER}
+MONITORS = {CLASSIFICATION: ("loss", "accuracy", "macro_f1"), REGRESSION: ("loss", "mse", "mae", "r2"), SEQ2SEQ: ("loss",)}
 
 
 class CommandError(Exception):
     """Bad input found after argument parsing; printed as a usage error (exit code 2)."""
+
+
+@dataclass
+class Job:
+    """Everything a training run needs besides its configuration: model, tokenizer, data, loss and metrics."""
+
+    model: torch.nn.Module
+    tokenizer: Any
+    train: Any
+    validation: Any
+    collate: Callable[[list], dict[str, torch.Tensor]]
+    loss_fn: Callable[[Any, torch.Tensor], torch.Tensor]
+    metric_fn: Callable[[torch.Tensor, torch.Tensor], dict[str, float]] | None
 
 
 def positive_int(text: str) -> int:
@@ -50,6 +76,14 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
 
 
@@ -61,239 +95,342 @@ def positive_float(text: str) -> float:
     return value
 
 
-def first_rows(rows: datasets.Dataset, count: int | None) -> datasets.Dataset:
-    """The first `count` rows (all of them when `count` is None or larger)."""
-    return rows if count is None else rows.select(range(min(count, len(rows))))
+def top_layers(text: str) -> int | None:
+    """An argparse type: 'all' (None, train everything) or a number of top layers >= 0."""
+    return None if text == "all" else non_negative_int(text)
 
 
-def split_sizes(max_examples: int | None) -> dict[str, int | None]:
-    """How many train and validation rows a run uses: N and N//4 (at least 1), or all (None)."""
-    return {"train": max_examples, "validation": max(1, max_examples // 4) if max_examples else None}
-
-
-def training_splits(task: str, tokenizer: Any, max_examples: int | None) -> datasets.DatasetDict:
-    """Tokenised train and validation splits of a task (the first N and N//4 examples when `max_examples` is set)."""
-    splits = task_data(task)
-    sizes = split_sizes(max_examples)
-    splits = datasets.DatasetDict({name: first_rows(splits[name], size) for name, size in sizes.items()})
-    tokens = data.tokenize(splits, tokenizer, "text", max_length=MAX_LENGTH)
-    return tokens.select_columns(["input_ids", "attention_mask", "labels"]).with_format("torch")
-
-
-def check_top_layers(trainable_top_layers: int, layers: int) -> None:
-    """A CommandError unless the number of trainable top layers is -1 (everything) or from 0 to `layers`."""
-    if not -1 <= trainable_top_layers <= layers:
+def check_top_layers(trainable_top_layers: int | None, layers: int) -> None:
+    """A CommandError unless the number of trainable top layers is None (everything) or from 0 to `layers`."""
+    if trainable_top_layers is not None and trainable_top_layers > layers:
         raise CommandError(f"--trainable-top-layers must be from 0 to {layers} (the model's layers), "
-                           f"or -1 for everything; got {trainable_top_layers}")
+                           f"or 'all'; got {trainable_top_layers}")
 
 
-def build_classifier(model_name: str, num_labels: int, trainable_top_layers: int) -> tuple[PretrainedClassifier, Any]:
-    """A pretrained encoder with a fresh head, frozen but for the top layers (-1: nothing frozen), and its tokenizer."""
+def command_task(args: argparse.Namespace) -> Task:
+    """The course task named on the command line, or a task on the user's own file(s)."""
+    if (args.task is None) == (args.data is None):
+        raise CommandError("name a course task (" + ", ".join(COURSE_TASKS) + ") or give --data FILE, not both")
+    if args.task is not None:
+        return COURSE_TASKS[args.task]
+    seq2seq = args.kind == SEQ2SEQ
+    needed = ("--source-column", "--target-column") if seq2seq else ("--text-column", "--label-column")
+    text_columns, target = (args.source_column, args.target_column) if seq2seq else (args.text_column, args.label_column)
+    if not text_columns or not target:
+        raise CommandError(f"--kind {args.kind} needs {' and '.join(needed)} (the column names in {args.data})")
+    return own_task(args.data, args.kind, tuple(text_columns), target, args.validation_data, args.test_data)
+
+
+def check_out(out: Path, overwrite: bool) -> None:
+    """A CommandError unless `out` is new, empty, or (with --overwrite) a folder that holds a saved model."""
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"--out {out} is a file; give a folder")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not (out / CONFIG_FILE).is_file():
+        raise CommandError(f"--out {out} already holds other files; give a new or empty folder")
+    if not overwrite:
+        task = json.loads((out / CONFIG_FILE).read_text(encoding="utf-8")).get("task")
+        raise CommandError(f"--out {out} already holds a model ({task}); give another folder, or add --overwrite "
+                           "to replace it")
+
+
+def cut_rows(rows: dict[str, list[dict[str, str]]], max_examples: int | None) -> dict[str, list[dict[str, str]]]:
+    """The first N training and N//4 (at least 1) validation rows when `max_examples` is N; all test rows."""
+    if max_examples is None:
+        return rows
+    return rows | {"train": rows["train"][:max_examples], "validation": rows["validation"][: max(1, max_examples // 4)]}
+
+
+def describe_task(task: Task, rows: dict[str, list[dict[str, str]]]) -> str:
+    """One line about the task's data: kind, classes found with their counts, split sizes."""
+    sizes = ", ".join(f"{split} {len(rows[split])}" for split in SPLITS)
+    if task.kind != CLASSIFICATION:
+        return f"{task.name}: {task.kind}, {sizes}"
+    counts = {label: sum(row[task.target_column] == label for split in rows.values() for row in split)
+              for label in task.labels}
+    classes = ", ".join(f"{label} ({count})" for label, count in counts.items())
+    return f"{task.name}: {len(task.labels)} classes in column {task.target_column!r}: {classes}; {sizes}"
+
+
+def build_encoder(model_name: str, outputs: int, depth: int | None) -> tuple[torch.nn.Module, Any]:
+    """A pretrained encoder with a fresh head of `outputs`, frozen but for the top `depth` layers, and its tokenizer."""
     encoder, tokenizer = load_encoder(model_name)
-    check_top_layers(trainable_top_layers, len(transformer_blocks(encoder)))
-    model = freeze(encoder_classifier(encoder, num_labels), trainable_top_layers if trainable_top_layers >= 0 else None)
+    check_top_layers(depth, len(transformer_blocks(encoder)))
+    model = freeze(encoder_classifier(encoder, outputs), depth)
     pooler = getattr(model.backbone, "pooler", None)
     if pooler is not None:  # mean pooling never uses it: a trainable pooler would get no gradient, which DDP rejects
         pooler.requires_grad_(False)
     return model, tokenizer
 
 
-def build_translator(model_name: str, trainable_top_layers: int) -> tuple[torch.nn.Module, Any]:
-    """A pretrained causal LM, frozen but for the top decoder blocks (-1: nothing frozen), and its tokenizer."""
+def encoder_job(task: Task, rows: dict[str, list[dict[str, str]]], model_name: str, depth: int | None) -> Job:
+    """A classifier or regressor on a pretrained encoder, with the task's tokenised splits."""
+    classes = task.kind == CLASSIFICATION
+    model, tokenizer = build_encoder(model_name, len(task.labels) if classes else 1, depth)
+    splits = datasets.DatasetDict({split: data.task_dataset(task, rows[split]) for split in ("train", "validation")})
+    tokens = data.tokenize(splits, tokenizer, "text", max_length=MAX_LENGTH)
+    tokens = tokens.select_columns(["input_ids", "attention_mask", "labels"]).with_format("torch")
+    return Job(model, tokenizer, tokens["train"], tokens["validation"], data.padding_collator(tokenizer),
+               cross_entropy if classes else mse_loss, classification_metrics if classes else regression_metrics)
+
+
+def generator_job(task: Task, rows: dict[str, list[dict[str, str]]], model_name: str, depth: int | None) -> Job:
+    """A pretrained causal LM fine-tuned on chats (prompt masked), frozen but for the top `depth` blocks."""
     model, tokenizer = load_causal_lm(model_name)
-    check_top_layers(trainable_top_layers, len(transformer_blocks(model.model)))
-    return (freeze_decoder(model, trainable_top_layers) if trainable_top_layers >= 0 else model), tokenizer
+    check_top_layers(depth, len(transformer_blocks(model.model)))
+    examples = {split: sft_rows(tokenizer, rows[split], MAX_LENGTH, task) for split in ("train", "validation")}
+    return Job(freeze_decoder(model, depth), tokenizer, examples["train"], examples["validation"],
+               sft_collator(tokenizer), causal_lm_loss, None)
 
 
-def translation_rows(tokenizer: Any, max_examples: int | None) -> dict[str, list[dict[str, list[int]]]]:
-    """SFT rows (prompt masked) of the translation train and validation splits, cut like `training_splits`."""
-    splits = data.load_course_data(TRANSLATION)
-    sizes = split_sizes(max_examples)
-    return {name: sft_rows(tokenizer, first_rows(splits[name], size), MAX_LENGTH) for name, size in sizes.items()}
+def train_config(args: argparse.Namespace, recipe: Recipe) -> TrainConfig:
+    """The recipe's configuration with every option given on the command line put in its place."""
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    return replace(recipe.config, **given)
 
 
-def run_epochs(
-    accelerator: Accelerator, model: torch.nn.Module, optimizer: torch.optim.Optimizer, loader: Any,
-    config: TrainConfig, loss_fn: Callable[[Any, torch.Tensor], torch.Tensor],
-) -> tuple[int, int]:
-    """Train for the configured epochs on this process's share of the batches; return (steps, examples)."""
-    epochs = config.epochs
-    scheduler = make_scheduler(config, optimizer, epochs * len(loader))
-    steps, examples = 0, 0
-    with progress_bar(total=epochs * len(loader), desc="training", unit="step", disable=not accelerator.is_main_process) as bar:
-        for _ in range(epochs):
-            model.train()
-            for batch in loader:
-                labels = batch.pop("labels")
-                loss = loss_fn(model(**batch), labels)
-                optimizer.zero_grad(set_to_none=True)
-                accelerator.backward(loss)
-                optimizer.step()
-                scheduler.step()
-                steps, examples = steps + 1, examples + len(labels)
-                bar.update()
-                bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-    return steps, examples
+def validation_metrics(task: Task, job: Job, rows: list[dict[str, str]], base_model: str) -> dict[str, float]:
+    """Validation scores of the trained model (and, for seq2seq, of the base model zero-shot)."""
+    result = evaluate(job.model, job.validation, job.loss_fn, job.metric_fn, collate_fn=job.collate)
+    scores = {f"val_{key}": value for key, value in result.items() if key != "examples_per_second"}
+    if task.kind != SEQ2SEQ:
+        return scores
+    sources, references = [task.text(row) for row in rows], [row[task.target_column] for row in rows]
+    with eval_mode(job.model):
+        trained = translation_scores(generate_replies(job.model, job.tokenizer, sources, system=task.instruction),
+                                     references)
+    base = load_causal_lm(base_model)[0].to(next(job.model.parameters()).device)
+    zero_shot = translation_scores(generate_replies(base, job.tokenizer, sources, system=task.instruction), references)
+    return scores | {f"val_{k}": v for k, v in trained.items()} | {f"val_{k}_zero_shot": v for k, v in zero_shot.items()}
+
+
+def save_model(staging: Path, task: Task, job: Job, base_model: str, settings: dict[str, Any],
+               metrics: dict[str, float], data_info: dict[str, Any]) -> None:
+    """Save the trained model with its config and model card into `staging`."""
+    if task.kind == SEQ2SEQ:
+        save_generator(job.model, job.tokenizer, staging, task, base_model, settings, metrics, data_info=data_info)
+    else:
+        save_finetuned(job.model, job.tokenizer, staging, task, list(task.labels), base_model, settings, metrics,
+                       data_info)
+
+
+def publish(staging: Path, out: Path, overwrite: bool) -> None:
+    """Move a finished folder into place: only now does `out` change, so a failed run leaves the old one."""
+    check_out(out, overwrite)
+    if out.is_dir():
+        shutil.rmtree(out)
+    (staging / UNFINISHED_FILE).unlink()
+    staging.rename(out)
+
+
+def finish(args: argparse.Namespace, task: Task, rows: dict[str, list[dict[str, str]]], job: Job,
+           settings: dict[str, Any], report: dict[str, Any]) -> None:
+    """Validate, then save model, card, splits and report into a hidden folder, and move it to --out at the end."""
+    metrics = validation_metrics(task, job, rows["validation"], settings["model"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=args.out.parent, prefix=f".{args.out.name}-unfinished-"))
+    try:
+        (staging / UNFINISHED_FILE).touch()
+        save_model(staging, task, job, settings["model"], settings, metrics,
+                   data_record(task, {split: len(rows[split]) for split in SPLITS}))
+        (staging / DATA_FOLDER).mkdir()
+        for split in SPLITS:
+            data.write_rows(staging / DATA_FOLDER / f"{split}.csv", rows[split], list(rows[split][0]))
+        (staging / REPORT_FILE).write_text(json.dumps(report | metrics, indent=2) + "\n", encoding="utf-8")
+        staging.chmod(0o755)  # mkdtemp made it private to its owner
+        publish(staging, args.out, args.overwrite)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    shown = ", ".join(f"{key[4:]} {value:.3f}" for key, value in metrics.items())
+    print(f"{task.name}: {len(rows['train'])} training examples, {len(report['epochs'])} epoch(s), "
+          f"{report['processes']} process(es) ({report['distributed_type']}), trained in {report['seconds']:.1f} s; "
+          f"validation {shown}. Saved to {args.out}")
+
+
+def run_report(accelerator: Any, history: History, seconds: float) -> dict[str, Any]:
+    """How the run went: processes, steps on each, epochs (with validation), early stopping, seconds."""
+    steps = accelerator.gather(torch.tensor([len(history.steps)], device=accelerator.device)).cpu().tolist()
+    return {"processes": accelerator.num_processes, "distributed_type": str(accelerator.distributed_type),
+            "steps_per_process": steps, "epochs": history.epochs, "best_epoch": history.best_epoch,
+            "stopped_early": history.stopped_early, "seconds": round(seconds, 2)}
 
 
 def train_command(args: argparse.Namespace) -> None:
     """Fine-tune a model for a task with Accelerate (one or many processes); save it with a model card and a report."""
-    accelerator = Accelerator(cpu=choose_device().type == "cpu")  # cpu=True is what makes torchrun give MULTI_CPU
-    seed_everything(args.seed)  # the same seed on every process: the same fresh head everywhere
-    translation = args.task == TRANSLATION
-    with accelerator.main_process_first():  # one process converts the model and fills the data cache
-        if translation:
-            model, tokenizer = build_translator(args.model, args.trainable_top_layers)
-            tokens, collate, loss_fn = translation_rows(tokenizer, args.max_examples), sft_collator(tokenizer), causal_lm_loss
-        else:
-            model, tokenizer = build_classifier(args.model, len(TASKS[args.task].labels), args.trainable_top_layers)
-            tokens, collate, loss_fn = (training_splits(args.task, tokenizer, args.max_examples),
-                                        data.padding_collator(tokenizer), cross_entropy)
-    config = TrainConfig(lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
-                         scheduler="linear", warmup_steps=args.warmup_steps,
-                         group_by_length=True)
-    loader = train_loader(tokens["train"], config, collate)
-    parameters = [p for p in model.parameters() if p.requires_grad]
-    model, optimizer, loader = accelerator.prepare(model, make_optimizer(config, parameters), loader)
-    start = time.perf_counter()
-    steps, examples = run_epochs(accelerator, model, optimizer, loader, config, loss_fn)
-    seconds = time.perf_counter() - start
-    counts = accelerator.gather(torch.tensor([[steps, examples]], device=accelerator.device)).cpu().tolist()
+    task = command_task(args)
+    check_out(args.out, args.overwrite)
+    accelerator = make_accelerator(choose_device())
+    task, rows = data.load_task(task, args.seed)
+    rows = cut_rows(rows, args.max_examples)
+    recipe = RECIPES[task.kind]
+    config = train_config(args, recipe)
+    if config.monitor not in MONITORS[task.kind]:
+        raise CommandError(f"--monitor {config.monitor} is not measured for {task.kind}; choose one of "
+                           f"{', '.join(MONITORS[task.kind])}")
+    model_name = getattr(args, "model", recipe.model)
+    depth = getattr(args, "trainable_top_layers", recipe.trainable_top_layers)
     if accelerator.is_main_process:
-        report = {
-            "processes": accelerator.num_processes,
-            "distributed_type": str(accelerator.distributed_type),
-            "steps_per_process": [row[0] for row in counts],
-            "examples_per_process": [row[1] for row in counts],
-            "seconds": round(seconds, 2),
-        }
-        finish = finish_translation if translation else finish_training
-        finish(args, accelerator.unwrap_model(model), tokenizer, tokens, report)
+        print(describe_task(task, rows))
+        leaked = data.leaked_texts({split: [task.text(row) for row in rows[split]] for split in SPLITS})
+        if leaked:
+            print(f"warning: {len(leaked)} text(s) appear in more than one split, e.g. {next(iter(leaked))!r}")
+    seed_everything(config.seed)  # the same seed on every process: the same fresh head everywhere
+    with accelerator.main_process_first():  # one process converts the model and fills the data cache
+        job = (generator_job if task.kind == SEQ2SEQ else encoder_job)(task, rows, model_name, depth)
+    start = time.perf_counter()
+    history = train(job.model, job.train, config, job.loss_fn, job.validation, job.metric_fn, job.collate,
+                    accelerator=accelerator)
+    report = run_report(accelerator, history, time.perf_counter() - start)
+    if accelerator.is_main_process:
+        settings = asdict(config) | {"model": model_name, "trainable_top_layers": "all" if depth is None else depth,
+                                     "max_length": MAX_LENGTH, "max_examples": args.max_examples,
+                                     "processes": accelerator.num_processes}
+        finish(args, task, rows, job, settings, report)
     accelerator.wait_for_everyone()
     accelerator.end_training()
 
 
-def task_kind(task: str) -> str:
-    """Which kind of model a task trains: a classifier or a translator."""
-    return TRANSLATOR if task == TRANSLATION else CLASSIFIER
-
-
-def hyperparameters(args: argparse.Namespace, report: dict[str, Any]) -> dict[str, Any]:
-    """The settings of a training run, for its model card."""
-    return {"epochs": args.epochs, "lr": args.lr, "batch_size_per_process": args.batch_size,
-            "processes": report["processes"], "trainable_top_layers": args.trainable_top_layers,
-            "optimizer": "adamw", "lr_schedule": "linear decay to 0", "max_length": MAX_LENGTH,
-            "max_examples": args.max_examples, "seed": args.seed}
-
-
-def write_report(out: Path, report: dict[str, Any]) -> None:
-    """Write the training report (processes, steps, examples, seconds, validation score) next to the model."""
-    (out / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-
-
-def finish_translation(
-    args: argparse.Namespace, model: torch.nn.Module, tokenizer: Any, rows: dict[str, list[dict[str, list[int]]]],
-    report: dict[str, Any],
-) -> None:
-    """Score the trained translator and the base model on the validation split, save with a card, print a summary."""
-    validation = first_rows(data.load_course_data(TRANSLATION)["validation"], len(rows["validation"]))
-    sources, references = list(validation["zh"]), list(validation["en"])
-    scores = translation_scores(translate(model, tokenizer, sources), references)
-    base = load_causal_lm(args.model)[0].to(next(model.parameters()).device)
-    zero_shot = translation_scores(translate(base, tokenizer, sources), references)
-    loss = evaluate(model, rows["validation"], causal_lm_loss, collate_fn=sft_collator(tokenizer))["loss"]
-    metrics = {"val_bleu": scores["bleu"], "val_chrf": scores["chrf"], "val_bleu_zero_shot": zero_shot["bleu"],
-               "val_chrf_zero_shot": zero_shot["chrf"], "val_loss": loss, "val_pairs": len(sources),
-               "train_pairs": len(rows["train"])}
-    out = save_translator(model, tokenizer, args.out, args.model, hyperparameters(args, report), metrics)
-    write_report(out, report | {"val_chrf": scores["chrf"], "val_chrf_zero_shot": zero_shot["chrf"]})
-    print(f"translation: {len(rows['train'])} training pairs, {args.epochs} epoch(s), {report['processes']} "
-          f"process(es) ({report['distributed_type']}), trained in {report['seconds']:.1f} s; validation chrF "
-          f"{scores['chrf']:.1f} (zero-shot {zero_shot['chrf']:.1f}), BLEU {scores['bleu']:.1f} "
-          f"(zero-shot {zero_shot['bleu']:.1f}). Saved to {out}")
-
-
-def finish_training(
-    args: argparse.Namespace, model: PretrainedClassifier, tokenizer: Any, tokens: datasets.DatasetDict,
-    report: dict[str, Any],
-) -> None:
-    """Validate the trained model, save it with its model card, write the training report and print a summary."""
-    result = evaluate(model, tokens["validation"], cross_entropy, classification_metrics,
-                      collate_fn=data.padding_collator(tokenizer))
-    metrics = {"val_accuracy": result["accuracy"], "val_macro_f1": result["macro_f1"], "val_loss": result["loss"],
-               "val_examples": len(tokens["validation"]), "train_examples": len(tokens["train"])}
-    out = save_finetuned(model, tokenizer, args.out, args.task, list(TASKS[args.task].labels), args.model,
-                         hyperparameters(args, report), metrics)
-    write_report(out, report | {"val_accuracy": result["accuracy"]})
-    print(f"{args.task}: {len(tokens['train'])} training examples, {args.epochs} epoch(s), "
-          f"{report['processes']} process(es) ({report['distributed_type']}), trained in {report['seconds']:.1f} s; "
-          f"validation accuracy {result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f}. Saved to {out}")
-
-
 def predict_command(args: argparse.Namespace) -> None:
-    """Print each text's translation, or its predicted label and that label's probability."""
+    """Print each text's output, predicted value, or predicted label and that label's probability."""
     model = load_finetuned(args.folder)
-    if isinstance(model, FineTunedTranslator):
-        for text, translation in zip(args.texts, model.translate(args.texts)):
-            print(f"{text}  ->  {translation}")
-        return
-    width = max(map(len, model.labels))
-    for text, result in zip(args.texts, model.predict(args.texts)):
-        print(f"{result['label']:<{width}}  {result['probabilities'][result['label']]:.3f}  {text}")
+    if isinstance(model, FineTunedGenerator):
+        for text, output in zip(args.texts, model.generate(args.texts)):
+            print(f"{text}  ->  {output}")
+    elif isinstance(model, FineTunedRegressor):
+        for text, result in zip(args.texts, model.predict(args.texts)):
+            print(f"{result['value']:.3f}  {text}")
+    else:
+        width = max(map(len, model.labels))
+        for text, result in zip(args.texts, model.predict(args.texts)):
+            print(f"{result['label']:<{width}}  {result['probabilities'][result['label']]:.3f}  {text}")
+
+
+def saved_task(config: dict[str, Any], path: Path) -> Task:
+    """The task a saved model was trained for, reading its examples from `path`."""
+    record = config["data"]
+    kind = {"classifier": CLASSIFICATION, "regressor": REGRESSION, "generator": SEQ2SEQ}[config["kind"]]
+    return Task(config["task"], kind, {"test": path}, tuple(record["text_columns"]), record["target_column"],
+                tuple(config.get("labels", ())), record["joiner"], config.get("system_prompt"))
+
+
+def evaluation_file(folder: Path, config: dict[str, Any], given: Path | None) -> Path:
+    """The file to evaluate on: the one given, else the test split saved with the model, else its task's test file."""
+    if given is not None:
+        return given
+    if (folder / DATA_FOLDER / "test.csv").is_file():
+        return folder / DATA_FOLDER / "test.csv"
+    if "test" not in config["data"]["files"]:
+        raise CommandError(f"{folder} has no test split saved with it; give one with --data FILE")
+    return Path(config["data"]["files"]["test"]["path"])
+
+
+def score(model: Any, task: Task, rows: list[dict[str, str]], folder: Path, stem: str) -> dict[str, Any]:
+    """Score a loaded model on labelled rows; print the per-class report and save a confusion matrix PNG if a classifier."""
+    texts, targets = [task.text(row) for row in rows], [row[task.target_column] for row in rows]
+    if isinstance(model, FineTunedGenerator):
+        return translation_scores(model.generate(texts), targets)
+    if isinstance(model, FineTunedRegressor):
+        predictions = torch.tensor([p["value"] for p in model.predict(texts)])
+        return regression_metrics(predictions, torch.tensor([float(t) for t in targets]))
+    truth = torch.tensor([task.labels.index(t) for t in targets])
+    probabilities = model.probabilities(texts)
+    report = classification_report_frame(truth.tolist(), probabilities.argmax(-1).tolist(), task.labels)
+    print(report.round(3).to_string())
+    matrix = confusion_frame(truth.tolist(), probabilities.argmax(-1).tolist(), task.labels)
+    figure = plot_confusion(matrix, title=f"{task.name} on {stem}").get_figure()
+    figure.savefig(folder / f"confusion-{stem}.png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    metrics = classification_metrics(probabilities, truth)
+    return metrics | {"per_class": report.round(4).to_dict(orient="index")}
 
 
 def evaluate_command(args: argparse.Namespace) -> None:
-    """Print a saved model's scores on (the first examples of) the test split of its task."""
+    """Score a saved model on a labelled file; print the scores; write them (and a confusion matrix) into its folder."""
     model = load_finetuned(args.folder)
-    if isinstance(model, FineTunedTranslator):
-        test = first_rows(data.load_course_data(TRANSLATION)["test"], args.max_examples)
-        scores = translation_scores(model.translate(list(test["zh"])), list(test["en"]))
-        print(f"translation test split ({len(test)} pairs): BLEU {scores['bleu']:.1f}, chrF {scores['chrf']:.1f}")
-        return
-    test = first_rows(task_data(model.task)["test"], args.max_examples)
-    scores = classification_metrics(model.probabilities(test["text"]), torch.tensor(test["labels"]))
-    print(f"{model.task} test split ({len(test)} examples): "
-          f"accuracy {scores['accuracy']:.3f}, macro-F1 {scores['macro_f1']:.3f}")
+    path = evaluation_file(args.folder, model.config, args.data)
+    task = saved_task(model.config, path)
+    rows = data.read_rows(path, task.columns)
+    data.check_task_rows(task, path, rows)
+    if task.kind == CLASSIFICATION:
+        data.check_labels(task, path, rows)
+    rows = rows[: args.max_examples] if args.max_examples else rows
+    metrics = {"data": data.file_record(path), "examples": len(rows)} | score(model, task, rows, args.folder, path.stem)
+    (args.folder / f"evaluation-{path.stem}.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    shown = ", ".join(f"{key} {value:.3f}" for key, value in metrics.items() if isinstance(value, float))
+    print(f"{task.name} on {path} ({len(rows)} examples): {shown}")
 
 
-def apply_defaults(args: argparse.Namespace) -> None:
-    """Fill the training options left out with the defaults of the task's kind (see DEFAULTS)."""
-    for name, value in DEFAULTS[task_kind(args.task)].items():
-        if getattr(args, name, None) is None:
-            setattr(args, name, value)
+def default_help(name: str) -> str:
+    """The recipes' default of a training option, as the help shows it (one value, or one per kind)."""
+    values = {kind: getattr(recipe.config, name, None) if hasattr(recipe.config, name) else getattr(recipe, name)
+              for kind, recipe in (("encoders", ENCODER), ("seq2seq", DECODER))}
+    shown = {kind: "all" if value is None and name == "trainable_top_layers" else value for kind, value in values.items()}
+    if shown["encoders"] == shown["seq2seq"]:
+        return f"(default {shown['encoders']})"
+    return f"(default {shown['encoders']}; seq2seq {shown['seq2seq']})"
+
+
+def add_train_parser(commands: Any) -> None:
+    """The `train` sub-command: a course task or your own file, the recipe's settings unless given."""
+    parser = commands.add_parser("train", help="fine-tune a model on a course task or your own file; save it",
+                                 epilog=MULTI_PROCESS)
+    parser.add_argument("task", nargs="?", choices=sorted(COURSE_TASKS),
+                        help="a course task: sentiment of reviews, topic of news items, Chinese-to-English translation")
+    parser.add_argument("--out", required=True, type=Path, help="folder to save the model, its card, splits and report")
+    parser.add_argument("--overwrite", action="store_true", help="replace a model already saved in --out")
+    own = parser.add_argument_group("your own data (instead of a course task)")
+    own.add_argument("--data", type=Path, help="a .csv or .jsonl file; split into train/validation/test unless given")
+    own.add_argument("--kind", choices=KINDS, default=CLASSIFICATION, help="what the model predicts (default %(default)s)")
+    own.add_argument("--text-column", nargs="+", metavar="COL", help="input column(s), joined by '. '")
+    own.add_argument("--label-column", metavar="COL", help="the class (classification) or number (regression)")
+    own.add_argument("--source-column", nargs="+", metavar="COL", help="seq2seq: the input column(s)")
+    own.add_argument("--target-column", metavar="COL", help="seq2seq: the column of texts to generate")
+    own.add_argument("--validation-data", type=Path, help="a validation file instead of one split from --data")
+    own.add_argument("--test-data", type=Path, help="a test file instead of one split from --data")
+    settings = parser.add_argument_group("training (defaults: the application lessons' settings)")
+    suppress = {"default": argparse.SUPPRESS}  # not given: the recipe of the task's kind decides
+    settings.add_argument("--model", **suppress, help=f"packaged short name, folder or hub id {default_help('model')}")
+    settings.add_argument("--trainable-top-layers", type=top_layers, metavar="K|all", **suppress,
+                          help=f"train the top K transformer layers and the head {default_help('trainable_top_layers')}")
+    settings.add_argument("--epochs", type=positive_int, **suppress, help=f"passes over the data {default_help('epochs')}")
+    settings.add_argument("--lr", type=positive_float, **suppress, help=f"AdamW's peak learning rate {default_help('lr')}")
+    settings.add_argument("--batch-size", type=positive_int, **suppress,
+                          help=f"examples per step and process {default_help('batch_size')}")
+    settings.add_argument("--warmup-steps", type=non_negative_int, **suppress,
+                          help=f"steps of linear warm-up {default_help('warmup_steps')}")
+    defaults = ENCODER.config
+    settings.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW's weight decay (default %(default)s)")
+    settings.add_argument("--max-grad-norm", type=positive_float, default=defaults.max_grad_norm,
+                          help="clip gradients to this norm (default %(default)s: no clipping)")
+    settings.add_argument("--patience", type=positive_int, default=defaults.patience,
+                          help="stop after this many epochs without a better validation value, and keep the best "
+                               "epoch's weights (default %(default)s: train every epoch)")
+    settings.add_argument("--monitor", default=defaults.monitor, choices=sorted({m for ms in MONITORS.values() for m in ms}),
+                          help="the validation value --patience follows: loss, or accuracy/macro_f1 (classification),"
+                               " mae/mse/r2 (regression) (default %(default)s)")
+    settings.add_argument("--max-examples", type=positive_int, metavar="N",
+                          help="use only the first N training and N//4 validation examples (quick runs)")
+    settings.add_argument("--seed", type=int, default=defaults.seed, help="seed of the split, the new head and the shuffling (default %(default)s)")
+    parser.set_defaults(run=train_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The `sft-course` command line: train, predict and evaluate sub-commands."""
-    parser = argparse.ArgumentParser(prog="sft-course", description="Fine-tune, use and evaluate the course's models.")
+    parser = argparse.ArgumentParser(prog="sft-course", description="Fine-tune, use and evaluate models.")
     commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("train", help="fine-tune a model for a task and save it to a folder",
-                                epilog=MULTI_PROCESS)
-    train.add_argument("task", choices=sorted([*TASKS, TRANSLATION]),
-                       help="sentiment of reviews, topic of news items, or Chinese-to-English translation")
-    train.add_argument("--out", required=True, type=Path, help="folder to save the model, its card and report")
-    train.add_argument("--epochs", type=positive_int, help="passes over the data (default 2; translation 1)")
-    train.add_argument("--lr", type=positive_float, help="AdamW's learning rate (default 1e-4)")
-    train.add_argument("--batch-size", type=positive_int,
-                       help="examples per step and process (default 32; translation 8)")
-    train.add_argument("--trainable-top-layers", type=int, metavar="K",
-                       help="train the top K transformer layers (and the head); -1 trains everything "
-                            "(default 2; translation -1)")
-    train.add_argument("--max-examples", type=positive_int, metavar="N",
-                       help="use only the first N training and N//4 validation examples (quick runs)")
-    train.add_argument("--model", help="packaged short name, local folder or hub id "
-                                       "(default minilm; translation smollm2-135m)")
-    train.add_argument("--seed", type=int, default=0, help="seed of the new head and the shuffling (default 0)")
-    train.set_defaults(run=train_command)
-    predict = commands.add_parser("predict", help="label or translate texts with a saved model")
+    add_train_parser(commands)
+    predict = commands.add_parser("predict", help="label, score or generate for texts with a saved model")
     predict.add_argument("folder", type=Path)
     predict.add_argument("texts", nargs="+", metavar="text")
     predict.set_defaults(run=predict_command)
     evaluate_parser = commands.add_parser(
-        "evaluate", help="a saved model's scores on its test split (accuracy and macro-F1, or BLEU and chrF)")
+        "evaluate", help="score a saved model on a labelled file; print the scores, write them into its folder")
     evaluate_parser.add_argument("folder", type=Path)
+    evaluate_parser.add_argument("--data", type=Path,
+                                 help="a .csv or .jsonl file with the model's columns (default: its test split)")
     evaluate_parser.add_argument("--max-examples", type=positive_int, metavar="N",
-                                 help="score only the first N test examples (quick runs)")
+                                 help="score only the first N examples (quick runs)")
     evaluate_parser.set_defaults(run=evaluate_command)
     return parser
 
@@ -302,11 +439,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the `sft-course` command line; bad input exits with code 2 and a one-line message."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "train":
-        apply_defaults(args)
     try:
         args.run(args)
-    except (CommandError, FineTunedFolderError, UnknownModelError, MissingModelPackageError) as error:
+    except (CommandError, data.DataError, FineTunedFolderError, UnknownModelError, MissingModelPackageError) as error:
         parser.exit(2, f"{parser.prog} {args.command}: error: {error}\n")
 
 

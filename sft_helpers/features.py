@@ -1,19 +1,21 @@
 """Features from pretrained networks: pooled sentence vectors, and cached activations of frozen layers."""
 from __future__ import annotations
 
-from typing import Sequence
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import torch
-from sft_helpers.progress import progress_bar
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from sft_helpers.models import transformer_blocks
+from sft_helpers.models import freeze, mean_pool, transformer_blocks
+from sft_helpers.progress import progress_bar
+from sft_helpers.train import History, LossFn, MetricFn, TrainConfig, train
 
 
-def mean_pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Average the token vectors of each sequence, ignoring padding."""
-    mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
-    return (hidden_states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+def padding_mask(lengths: torch.Tensor, width: int) -> torch.Tensor:
+    """The attention mask of right-padded sequences: 1 on each sequence's `length` real positions, 0 after."""
+    return (torch.arange(width) < lengths.unsqueeze(1)).long()
 
 
 @torch.no_grad()
@@ -84,7 +86,7 @@ def cache_frozen_activations(
         rows = [dataset[i] for i in order[start : start + batch_size]]
         ids = torch.nn.utils.rnn.pad_sequence([torch.as_tensor(r["input_ids"]) for r in rows], batch_first=True)
         lengths = torch.tensor([len(r["input_ids"]) for r in rows])
-        mask = (torch.arange(ids.shape[1]) < lengths.unsqueeze(1)).long()
+        mask = padding_mask(lengths, ids.shape[1])
         hidden = run_blocks(backbone, frozen, input_embeddings(backbone, ids.to(device)), mask.to(device))
         for index, row, states, length in zip(order[start : start + batch_size], rows, hidden.float().cpu(), lengths):
             cached[index] = {"hidden": states[:length].clone(), "labels": torch.as_tensor(row["labels"])}
@@ -103,7 +105,7 @@ def collate_cached(rows: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tenso
     """Pad cached hidden states to the batch's longest sequence, with the matching attention mask."""
     lengths = torch.tensor([len(r["hidden"]) for r in rows])
     hidden = torch.nn.utils.rnn.pad_sequence([r["hidden"] for r in rows], batch_first=True)
-    mask = (torch.arange(hidden.shape[1]) < lengths.unsqueeze(1)).long()
+    mask = padding_mask(lengths, hidden.shape[1])
     return {"hidden": hidden, "attention_mask": mask, "labels": torch.stack([r["labels"] for r in rows])}
 
 
@@ -111,3 +113,33 @@ def feature_rows(vectors: torch.Tensor, labels: Sequence) -> list[dict[str, torc
     """A dataset of precomputed feature vectors and their labels, ready for the training loop."""
     targets = torch.as_tensor(list(labels))
     return [{"features": vector, "labels": target} for vector, target in zip(vectors, targets)]
+
+
+@dataclass
+class CachedRun:
+    """A classifier trained on cached activations of its frozen layers, with what the caching cost."""
+
+    history: History
+    model: torch.nn.Module
+    caches: dict[str, list[dict[str, torch.Tensor]]]
+    cache_seconds: float
+
+
+def train_top_layers(
+    classifier: torch.nn.Module,
+    tokens: dict[str, Any],
+    trainable_top_layers: int,
+    config: TrainConfig,
+    loss_fn: LossFn,
+    metric_fn: MetricFn | None = None,
+    progress: bool = True,
+) -> CachedRun:
+    """Freeze all but the top layers, cache the frozen part's output once per split, and train the top on it."""
+    freeze(classifier, trainable_top_layers)
+    start = time.perf_counter()
+    caches = {split: cache_frozen_activations(classifier, rows, trainable_top_layers) for split, rows in tokens.items()}
+    cache_seconds = time.perf_counter() - start
+    top = CachedTop(classifier, trainable_top_layers)
+    history = train(top, caches["train"], config, loss_fn, caches.get("validation"), metric_fn, collate_cached,
+                    progress=progress)
+    return CachedRun(history, top, caches, cache_seconds)

@@ -1,54 +1,47 @@
-"""Fine-tuned models a learner keeps: save a classifier or a translator with its model card, load it back in one call."""
+"""Fine-tuned models a learner keeps: save a classifier, regressor or generator with its model card; load it in one call."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import datasets
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sft_helpers import data
-from sft_helpers.causal_lm import MAX_NEW_TOKENS, TRANSLATION_SYSTEM_PROMPT, translate
+from sft_helpers.causal_lm import MAX_NEW_TOKENS, generate_replies
 from sft_helpers.models import PretrainedClassifier
 from sft_helpers.pretrained import PACKAGED_MODELS, load_causal_lm, load_encoder, quiet_loading
 from sft_helpers.runtime import choose_device
+from sft_helpers.tasks import CLASSIFICATION, REGRESSION, Task, course_task
 from sft_helpers.train import eval_mode
 
-CLASSIFIER, TRANSLATOR = "classifier", "translator"
-TRANSLATION = "translation"
+CLASSIFIER, REGRESSOR, GENERATOR = "classifier", "regressor", "generator"
+MODEL_KINDS = {CLASSIFICATION: CLASSIFIER, REGRESSION: REGRESSOR}  # and seq2seq: GENERATOR
 CONFIG_FILE, HEAD_FILE, CARD_FILE, BACKBONE_FOLDER, MODEL_FOLDER = (
     "sft_config.json", "head.pt", "README.md", "backbone", "model")
+UNFINISHED_FILE = "UNFINISHED"  # present while a folder is being written; such a folder never loads
+ENCODER_FILES = (CONFIG_FILE, HEAD_FILE, "backbone/config.json", "backbone/model.safetensors",
+                 "backbone/tokenizer_config.json")
 REQUIRED_FILES = {
-    CLASSIFIER: (CONFIG_FILE, HEAD_FILE, "backbone/config.json", "backbone/model.safetensors",
-                 "backbone/tokenizer_config.json"),
-    TRANSLATOR: (CONFIG_FILE, "model/config.json", "model/model.safetensors", "model/tokenizer_config.json"),
+    CLASSIFIER: ENCODER_FILES,
+    REGRESSOR: ENCODER_FILES,
+    GENERATOR: (CONFIG_FILE, "model/config.json", "model/model.safetensors", "model/tokenizer_config.json"),
 }
+BASE_KEYS = ("kind", "task", "description", "base_model", "hyperparameters", "metrics", "data")
 CONFIG_KEYS = {
-    CLASSIFIER: ("kind", "task", "labels", "pooling", "num_outputs", "base_model", "hyperparameters", "metrics"),
-    TRANSLATOR: ("kind", "task", "system_prompt", "max_new_tokens", "base_model", "hyperparameters", "metrics"),
+    CLASSIFIER: (*BASE_KEYS, "labels", "pooling", "num_outputs"),
+    REGRESSOR: (*BASE_KEYS, "pooling", "num_outputs"),
+    GENERATOR: (*BASE_KEYS, "system_prompt", "max_new_tokens"),
 }
 MAX_LENGTH = 128
-
-
-@dataclass(frozen=True)
-class Task:
-    """A course task: its data set, how to read an example's text, its label column and label names."""
-
-    dataset: str
-    label_column: str
-    labels: tuple[str, ...]
-    text: Callable[[dict[str, Any]], str]
-    description: str
-
-
-TASKS = {
-    "sentiment": Task("reviews", "sentiment", data.SENTIMENTS, lambda row: row["text"],
-                      "the sentiment of a short English review"),
-    "news": Task("news", "label", data.NEWS_TOPICS, lambda row: f"{row['title']}. {row['description']}",
-                 "the topic of a short English news item (headline + description)"),
+LIMITS = {
+    CLASSIFIER: "It always answers with one of its labels, even for text that fits none of them; its probabilities "
+                "are not calibrated, so read them as a ranking, not as a chance of being right.",
+    REGRESSOR: "Its numbers are not bounded to the range seen in training, and it gives no uncertainty.",
+    GENERATOR: "A small model fine-tuned on little data: fluent output that is often wrong in content; greedy "
+               "decoding, outputs cut after the configured number of new tokens. Do not rely on it for meaning.",
 }
 
 
@@ -56,18 +49,19 @@ class FineTunedFolderError(ValueError):
     """A folder that does not hold a fine-tuned model that can be loaded."""
 
 
-def course_task(name: str) -> Task:
-    """The course task called `name`, or a clear ValueError."""
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; the course has: {', '.join(TASKS)}")
-    return TASKS[name]
-
-
 def task_data(name: str) -> datasets.DatasetDict:
-    """The task's canonical splits with a `text` column and integer `labels`."""
+    """A course task's canonical splits with a `text` column and integer `labels`."""
     task = course_task(name)
-    splits = data.load_course_data(task.dataset).map(lambda row: {"text": task.text(row)})
-    return data.encode_labels(splits, task.label_column, task.labels)
+    splits = data.load_course_data(task.files["train"].parent.name).map(lambda row: {"text": task.text(row)})
+    return data.encode_labels(splits, task.target_column, task.labels)
+
+
+def data_record(task: Task, split_sizes: dict[str, int] | None = None) -> dict[str, Any]:
+    """What a model card says about the data: each file (path, bytes, SHA-256), columns, labels, split sizes."""
+    return {"files": {key: data.file_record(path) for key, path in task.files.items()},
+            "text_columns": list(task.text_columns), "joiner": task.joiner, "target_column": task.target_column,
+            "label_map": {index: label for index, label in enumerate(task.labels)}, "license": task.license,
+            "split_sizes": split_sizes or {}}
 
 
 def markdown_table(values: dict[str, Any], header: tuple[str, str]) -> str:
@@ -82,13 +76,39 @@ def describe_base_model(name: str) -> str:
     return f"`{name}` (from the PyPI package `{entry.distribution}`)" if entry else f"`{name}`"
 
 
-def model_card(config: dict[str, Any]) -> str:
-    """A classifier's model card in Markdown: what it does, base model, data, hyperparameters, metrics, limits."""
-    task = course_task(config["task"])
-    labels = ", ".join(f"`{label}`" for label in config["labels"])
-    return f"""# Fine-tuned {config['task']} classifier
+def data_section(record: dict[str, Any]) -> str:
+    """The model card's data section: files with size and SHA-256, columns, label map, split sizes, license."""
+    files = "\n".join(f"| {key} | `{f['path']}` | {f['bytes']:,} | `{f['sha256']}` |" for key, f in record["files"].items())
+    lines = ["| file | path | bytes | SHA-256 |", "| --- | --- | --- | --- |", files, "",
+             f"Input: column(s) {', '.join(f'`{c}`' for c in record['text_columns'])}"
+             + (f" joined by `{record['joiner']}`" if len(record["text_columns"]) > 1 else "")
+             + f"; target: column `{record['target_column']}`."]
+    if record["label_map"]:
+        lines.append("Label map (output index: label): " + ", ".join(f"{i}: `{l}`" for i, l in record["label_map"].items()) + ".")
+    if record["split_sizes"]:
+        lines.append("Examples per split: " + ", ".join(f"{k} {v:,}" for k, v in record["split_sizes"].items()) + ".")
+    lines.append(f"License of the data: {record['license'] or 'not stated'}.")
+    return "\n".join(lines)
 
-Predicts {task.description}: one of {labels}, with a probability for each.
+
+def model_card(config: dict[str, Any]) -> str:
+    """A saved model's card in Markdown: what it does, use, base model, data, hyperparameters, metrics, limits."""
+    kind = config["kind"]
+    example = {CLASSIFIER: 'model.predict(["your text here"])', REGRESSOR: 'model.predict(["your text here"])',
+               GENERATOR: 'model.generate(["your text here"])'}[kind]
+    what = {CLASSIFIER: f"one of {', '.join(f'`{l}`' for l in config.get('labels', []))}, with a probability for each",
+            REGRESSOR: "a number", GENERATOR: "a text, greedily decoded"}[kind]
+    base = {CLASSIFIER: f"with {config.get('pooling')} pooling of its token vectors and a linear head; `backbone/` holds "
+                        "the fine-tuned transformer and its tokenizer, `head.pt` the head.",
+            REGRESSOR: f"with {config.get('pooling')} pooling of its token vectors and a linear head of one output; "
+                       "`backbone/` holds the fine-tuned transformer and its tokenizer, `head.pt` the head.",
+            GENERATOR: f"a causal language model fine-tuned on chats: the system message {config.get('system_prompt')!r} "
+                       "(None: the model's default), the input as the user's turn, the target as the assistant's. "
+                       "The loss counted the assistant's tokens only (the prompt had the label -100). `model/` holds "
+                       "the weights and the tokenizer with its chat template."}[kind]
+    return f"""# Fine-tuned {config['task']} {kind}
+
+Predicts {config['description']}: {what}.
 Made with `sft-course` (the `sft_helpers` package of the SFT course).
 
 ## Use
@@ -96,31 +116,27 @@ Made with `sft-course` (the `sft_helpers` package of the SFT course).
 from sft_helpers.finetuned import load_finetuned
 
 model = load_finetuned("path/to/this/folder")
-model.predict(["your text here"])
+{example}
 ```
 or from a shell: `sft-course predict path/to/this/folder "your text here"`.
 
 ## Base model
-{describe_base_model(config['base_model'])}, with {config['pooling']} pooling of its token vectors and a linear head
-of {config['num_outputs']} outputs. `backbone/` holds the fine-tuned transformer and its tokenizer, `head.pt` the head.
+{describe_base_model(config['base_model'])}, {base}
 
 ## Data
-`data_samples/{task.dataset}` of the course: English texts written by hand for the course (see its datasheet,
-`data_samples/{task.dataset}/README.md`). License: MIT.
+{data_section(config['data'])}
 
-## Hyperparameters
+## Training configuration
 {markdown_table(config['hyperparameters'], ('setting', 'value'))}
 
 ## Measured results
 {markdown_table(config['metrics'], ('metric', 'value'))}
 
 ## Limits
-- English only: the base model's vocabulary cannot read many other scripts, and it never saw them in fine-tuning.
-- Small data: at most about 1,300 short training examples, written by hand by two or three writers, with invented
-  names (and, in the news, invented events). Expect lower accuracy on real-world text, other domains, longer texts.
+- Trained on the data above only: expect lower scores on text written differently (other domains, styles, lengths).
 - Texts are cut after {MAX_LENGTH} tokens.
-- It always answers with one of its labels, even for text that fits none of them; its probabilities are not
-  calibrated, so read them as a ranking, not as a chance of being right.
+- {LIMITS[kind]}
+- The packaged base models read English (MiniLM) or mostly English (SmolLM2); other languages fare worse.
 - A teaching model: do not use it for decisions about people.
 """
 
@@ -143,27 +159,29 @@ def save_finetuned(
     model: PretrainedClassifier,
     tokenizer: PreTrainedTokenizerBase,
     folder: str | Path,
-    task: str,
+    task: str | Task,
     labels: list[str],
     base_model: str,
     hyperparameters: dict[str, Any],
     metrics: dict[str, Any],
+    data_info: dict[str, Any] | None = None,
 ) -> Path:
-    """Save a classifier (backbone + tokenizer, head, config) and its model card into `folder`; return the folder."""
-    if len(labels) != model.num_outputs:
+    """Save a classifier, or a regressor (no labels, one output), with its config and model card; return the folder."""
+    task = course_task(task) if isinstance(task, str) else task
+    kind = CLASSIFIER if labels else REGRESSOR
+    if len(labels or [None]) != model.num_outputs:
         raise ValueError(f"{len(labels)} labels given for a model with {model.num_outputs} outputs")
-    config = {"kind": CLASSIFIER, "task": task, "labels": list(labels), "pooling": model.pooling,
-              "num_outputs": model.num_outputs, "base_model": base_model, "hyperparameters": hyperparameters,
-              "metrics": metrics}
-    card = model_card(config)
+    config = {"kind": kind, "task": task.name, "description": task.description, "base_model": base_model,
+              "hyperparameters": hyperparameters, "metrics": metrics, "data": data_info or data_record(task),
+              "pooling": model.pooling, "num_outputs": model.num_outputs} | ({"labels": list(labels)} if labels else {})
     folder = Path(folder)
     save_pretrained(model.backbone, tokenizer, folder / BACKBONE_FOLDER)
     torch.save({k: v.detach().cpu() for k, v in model.head.state_dict().items()}, folder / HEAD_FILE)
-    return write_config_and_card(folder, config, card)
+    return write_config_and_card(folder, config, model_card(config))
 
 
 def read_config(folder: Path) -> dict[str, Any]:
-    """The folder's `sft_config.json`, checked to be the complete config of a classifier or a translator."""
+    """The folder's `sft_config.json`, checked to be the complete config of a model kind it names."""
     path = folder / CONFIG_FILE
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
@@ -171,7 +189,7 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise FineTunedFolderError(f"{path} is not valid JSON ({error})") from None
     if not isinstance(config, dict):
         raise FineTunedFolderError(f"{path} should hold a JSON object, found {type(config).__name__}")
-    kind = config.setdefault("kind", CLASSIFIER)
+    kind = config.get("kind")
     if kind not in REQUIRED_FILES:
         raise FineTunedFolderError(f"{folder}: this folder holds a {kind} model, not a {' or a '.join(REQUIRED_FILES)}")
     missing = [key for key in CONFIG_KEYS[kind] if key not in config]
@@ -184,16 +202,18 @@ def check_folder(folder: Path, task: str | None = None) -> dict[str, Any]:
     """The config of a folder that holds every file of a saved model (of `task`, if given), else a clear error."""
     if not folder.is_dir():
         raise FineTunedFolderError(f"no such folder: {folder}")
+    if (folder / UNFINISHED_FILE).exists():
+        raise FineTunedFolderError(f"{folder} was left by a run that did not finish; train again")
     if not (folder / CONFIG_FILE).is_file():
         raise FineTunedFolderError(f"{folder} is not a fine-tuned model: missing {CONFIG_FILE} "
-                                   "(save one with save_finetuned or save_translator, or `sft-course train`)")
+                                   "(save one with save_finetuned or save_generator, or `sft-course train`)")
     config = read_config(folder)
     if task is not None and config["task"] != task:
         raise FineTunedFolderError(f"{folder} holds a model fine-tuned for {config['task']}, not for {task}")
     missing = [name for name in REQUIRED_FILES[config["kind"]] if not (folder / name).is_file()]
     if missing:
         raise FineTunedFolderError(f"{folder} is not a complete fine-tuned {config['kind']}: missing "
-                                   f"{', '.join(missing)} (save it again with save_finetuned or save_translator)")
+                                   f"{', '.join(missing)} (save it again with save_finetuned or save_generator)")
     return config
 
 
@@ -203,24 +223,19 @@ def check_texts(texts: list[str]) -> None:
         raise TypeError("texts must be a list of strings, e.g. ['a text']")
 
 
-class FineTunedClassifier:
-    """A saved classifier loaded back: its model, tokenizer and config, ready to predict."""
+class FineTunedEncoder:
+    """A saved encoder model loaded back: its model, tokenizer and config, ready to score texts."""
 
     def __init__(self, model: PretrainedClassifier, tokenizer: PreTrainedTokenizerBase, config: dict[str, Any]):
         self.model, self.tokenizer, self.config = model.eval(), tokenizer, config
-
-    @property
-    def labels(self) -> list[str]:
-        """The label names, in the order of the model's outputs."""
-        return self.config["labels"]
 
     @property
     def task(self) -> str:
         """The task the model was fine-tuned for."""
         return self.config["task"]
 
-    def probabilities(self, texts: list[str], batch_size: int = 32) -> torch.Tensor:
-        """Class probabilities for each text, one row per text (eval mode, batched, no gradients)."""
+    def outputs(self, texts: list[str], batch_size: int = 32) -> torch.Tensor:
+        """The model's outputs for each text, one row per text (eval mode, batched, no gradients)."""
         check_texts(texts)
         device = next(self.model.parameters()).device
         rows = []
@@ -228,8 +243,21 @@ class FineTunedClassifier:
             for start in range(0, len(texts), batch_size):
                 batch = self.tokenizer(texts[start : start + batch_size], padding=True, truncation=True,
                                        max_length=MAX_LENGTH, return_tensors="pt").to(device)
-                rows.append(self.model(batch["input_ids"], batch["attention_mask"]).float().softmax(-1).cpu())
-        return torch.cat(rows) if rows else torch.empty(0, len(self.labels))
+                rows.append(self.model(batch["input_ids"], batch["attention_mask"]).float().cpu())
+        return torch.cat(rows) if rows else torch.empty(0, self.model.num_outputs)
+
+
+class FineTunedClassifier(FineTunedEncoder):
+    """A saved classifier loaded back, ready to predict labels."""
+
+    @property
+    def labels(self) -> list[str]:
+        """The label names, in the order of the model's outputs."""
+        return self.config["labels"]
+
+    def probabilities(self, texts: list[str], batch_size: int = 32) -> torch.Tensor:
+        """Class probabilities for each text, one row per text."""
+        return self.outputs(texts, batch_size).softmax(-1)
 
     def predict(self, texts: list[str], batch_size: int = 32) -> list[dict[str, Any]]:
         """For each text, the most probable label and the probability of every label."""
@@ -239,99 +267,68 @@ class FineTunedClassifier:
         ]
 
 
-def translator_card(config: dict[str, Any]) -> str:
-    """A translator's model card in Markdown: what it does, base model, prompt, data, hyperparameters, metrics, limits."""
-    return f"""# Fine-tuned Chinese-to-English translator
+class FineTunedRegressor(FineTunedEncoder):
+    """A saved regressor loaded back, ready to predict a number per text."""
 
-Translates short everyday Chinese sentences (simplified characters) into English.
-Made with `sft-course` (the `sft_helpers` package of the SFT course), by supervised fine-tuning of a chat model.
-
-## Use
-```python
-from sft_helpers.finetuned import load_finetuned
-
-model = load_finetuned("path/to/this/folder")
-model.translate(["我喜欢喝茶。"])
-```
-or from a shell: `sft-course predict path/to/this/folder "我喜欢喝茶。"`.
-
-## Base model and prompt
-{describe_base_model(config['base_model'])}, a causal language model, fine-tuned on chats of three turns: the system
-message "{config['system_prompt']}", the Chinese sentence as the user's turn and the English as the assistant's.
-The loss counted the assistant's tokens only (the prompt had the label -100). `model/` holds the weights and the
-tokenizer with its chat template. Decoding is greedy, at most {config['max_new_tokens']} new tokens.
-
-## Data
-`data_samples/translation` of the course: 1,640 Chinese-English pairs of everyday sentences written by hand for the
-course (see its datasheet, `data_samples/translation/README.md`). License: MIT.
-
-## Hyperparameters
-{markdown_table(config['hyperparameters'], ('setting', 'value'))}
-
-## Measured results
-BLEU and chrF (sacreBLEU, 0-100, one reference per sentence) on the validation split; `zero_shot` is the base model
-with the same prompt before fine-tuning.
-
-{markdown_table(config['metrics'], ('metric', 'value'))}
-
-## Limits
-- A small model fine-tuned on little data: fluent English that is often wrong in content. Do not rely on it for
-  meaning.
-- Short, everyday, single sentences; longer inputs are translated worse and outputs are cut after
-  {config['max_new_tokens']} tokens.
-- Scores against one reference translation undervalue correct paraphrases; compare systems, not absolute grades.
-- A teaching model: do not use it where a mistranslation could harm anyone.
-"""
+    def predict(self, texts: list[str], batch_size: int = 32) -> list[dict[str, float]]:
+        """For each text, the predicted value."""
+        return [{"value": value} for value in self.outputs(texts, batch_size).reshape(-1).tolist()]
 
 
-def save_translator(
+def save_generator(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     folder: str | Path,
+    task: str | Task,
     base_model: str,
     hyperparameters: dict[str, Any],
     metrics: dict[str, Any],
     max_new_tokens: int = MAX_NEW_TOKENS,
+    data_info: dict[str, Any] | None = None,
 ) -> Path:
-    """Save a fine-tuned causal LM translator (weights, tokenizer, config) and its model card; return the folder."""
+    """Save a fine-tuned causal LM for a seq2seq task (weights, tokenizer, config) and its model card; return the folder."""
     if hasattr(model, "merge_and_unload"):
         raise TypeError("this is a LoRA (PEFT) model: merge the adapters first, model = model.merge_and_unload()")
-    config = {"kind": TRANSLATOR, "task": TRANSLATION, "system_prompt": TRANSLATION_SYSTEM_PROMPT,
-              "max_new_tokens": max_new_tokens, "base_model": base_model, "hyperparameters": hyperparameters,
-              "metrics": metrics}
+    task = course_task(task) if isinstance(task, str) else task
+    config = {"kind": GENERATOR, "task": task.name, "description": task.description, "base_model": base_model,
+              "hyperparameters": hyperparameters, "metrics": metrics, "data": data_info or data_record(task),
+              "system_prompt": task.instruction, "max_new_tokens": max_new_tokens}
     folder = Path(folder)
     save_pretrained(model, tokenizer, folder / MODEL_FOLDER)
-    return write_config_and_card(folder, config, translator_card(config))
+    return write_config_and_card(folder, config, model_card(config))
 
 
-class FineTunedTranslator:
-    """A saved translator loaded back: its causal LM, tokenizer and config, ready to translate."""
+class FineTunedGenerator:
+    """A saved seq2seq model (a causal LM) loaded back: its model, tokenizer and config, ready to generate."""
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: dict[str, Any]):
         self.model, self.tokenizer, self.config = model.eval(), tokenizer, config
 
     @property
     def task(self) -> str:
-        """The task the model was fine-tuned for (translation)."""
+        """The task the model was fine-tuned for."""
         return self.config["task"]
 
-    def translate(self, texts: list[str], batch_size: int = 16) -> list[str]:
-        """The English translation of each Chinese text (greedy, with the prompt the model was trained on)."""
+    def generate(self, texts: list[str], batch_size: int = 16) -> list[str]:
+        """The output for each input text (greedy, with the system prompt the model was trained with)."""
         check_texts(texts)
-        return translate(self.model, self.tokenizer, texts, self.config["max_new_tokens"], batch_size,
-                         self.config["system_prompt"])
+        with eval_mode(self.model):
+            return generate_replies(self.model, self.tokenizer, texts, self.config["max_new_tokens"],
+                                    self.config["system_prompt"], batch_size)
 
 
-def load_finetuned(
-    folder: str | Path, device: str | None = None, task: str | None = None
-) -> FineTunedClassifier | FineTunedTranslator:
-    """Load a model saved by `save_finetuned` or `save_translator` (checked to be for `task`, if given) on `device`."""
+FineTuned = FineTunedClassifier | FineTunedRegressor | FineTunedGenerator
+
+
+def load_finetuned(folder: str | Path, device: str | None = None, task: str | None = None) -> FineTuned:
+    """Load a model saved by `save_finetuned` or `save_generator` (checked to be for `task`, if given) on `device`."""
     folder = Path(folder)
     config = check_folder(folder, task)
-    if config["kind"] == TRANSLATOR:
+    if config["kind"] == GENERATOR:
         model, tokenizer = load_causal_lm(str(folder / MODEL_FOLDER))
-        return FineTunedTranslator(model.to(choose_device(device)), tokenizer, config)
+        return FineTunedGenerator(model.to(choose_device(device)), tokenizer, config)
     backbone, tokenizer = load_encoder(str(folder / BACKBONE_FOLDER))
     model = PretrainedClassifier(backbone, config["num_outputs"], config["pooling"])
     model.head.load_state_dict(torch.load(folder / HEAD_FILE, map_location="cpu", weights_only=True))
-    return FineTunedClassifier(model.to(choose_device(device)), tokenizer, config)
+    loaded = FineTunedClassifier if config["kind"] == CLASSIFIER else FineTunedRegressor
+    return loaded(model.to(choose_device(device)), tokenizer, config)

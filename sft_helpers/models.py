@@ -30,6 +30,12 @@ def parameters_by_block(model: torch.nn.Module) -> pd.DataFrame:
     return table
 
 
+def mean_pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Average the token vectors of each sequence, ignoring padding."""
+    mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
+    return (hidden_states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+
+
 class PretrainedClassifier(torch.nn.Module):
     """A pretrained transformer, a pooling of its token vectors, and a small task head on top."""
 
@@ -43,8 +49,7 @@ class PretrainedClassifier(torch.nn.Module):
     def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """One vector per sequence: the masked mean of its tokens, or its last non-padding token."""
         if self.pooling == "mean":
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return mean_pool(hidden, attention_mask)
         last = attention_mask.sum(1) - 1
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
 

@@ -35,17 +35,18 @@ def seed_everything(seed: int = 0) -> None:
     os.environ["PYTHONHASHSEED"] = str(seed)
 
 
-def set_threads(count: int | None = None) -> int:
-    """Use `count` CPU threads for torch (default: all cores); return the number in use."""
-    torch.set_num_threads(count or os.cpu_count() or 1)
-    return torch.get_num_threads()
+def mixed_precision(device: torch.device) -> str:
+    """Accelerate's name of the mixed precision used on `device`: bfloat16 on CUDA where supported, else float16; none elsewhere."""
+    if device.type != "cuda":
+        return "no"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """Mixed precision on CUDA (bfloat16 where supported, else float16); a no-op elsewhere."""
+    """Mixed precision on CUDA (as `mixed_precision` says); a no-op elsewhere."""
     if device.type != "cuda":
         return contextlib.nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    dtype = torch.bfloat16 if mixed_precision(device) == "bf16" else torch.float16
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
@@ -70,7 +71,6 @@ def print_environment(device: torch.device | None = None) -> None:
     """Print the environment report as aligned lines."""
     for key, value in environment_report(device).items():
         print(f"{key:>13}: {value}")
-
 
 
 def available_devices() -> list[torch.device]:

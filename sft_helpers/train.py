@@ -1,4 +1,5 @@
-"""One training loop for every lesson: optimisers, schedules, early stopping, history, progress bar, device, AMP."""
+"""One training loop for the lessons and `sft-course` alike: optimisers, schedules, early stopping, history, and
+Accelerate for devices, several processes and mixed precision."""
 from __future__ import annotations
 
 import contextlib
@@ -10,12 +11,11 @@ from typing import Any, Callable, Iterable, Iterator
 
 import pandas as pd
 import torch
+from accelerate import Accelerator
 from torch.utils.data import DataLoader
-from sft_helpers.progress import progress_bar
 
-from sft_helpers.features import CachedTop, cache_frozen_activations, collate_cached
-from sft_helpers.models import freeze
-from sft_helpers.runtime import autocast, choose_device, seed_everything
+from sft_helpers.progress import progress_bar
+from sft_helpers.runtime import autocast, choose_device, mixed_precision, seed_everything
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 MetricFn = Callable[[torch.Tensor, torch.Tensor], dict[str, float]]
@@ -30,21 +30,21 @@ EVAL_BATCH_SIZE = 64
 class TrainConfig:
     """Every knob of a training run; the defaults are a sensible starting point."""
 
-    optimizer: str = "adamw"
-    lr: float = 1e-3
-    batch_size: int = 32
-    epochs: int = 5
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    scheduler: str | None = None
-    warmup_steps: int = 0
-    max_grad_norm: float | None = None
-    patience: int | None = None
-    monitor: str = "loss"
-    eval_every: int | None = None
-    seed: int = 0
-    shuffle: bool = True
-    group_by_length: bool = False
+    optimizer: str = "adamw"  # a name in OPTIMIZERS
+    lr: float = 1e-3  # the base learning rate (the peak, with warm-up and a schedule)
+    batch_size: int = 32  # examples per step (per process, with several processes)
+    epochs: int = 5  # passes over the training data (fewer with early stopping)
+    weight_decay: float = 0.0  # L2 penalty (decoupled from the gradient in AdamW)
+    momentum: float = 0.9  # SGD with momentum only
+    scheduler: str | None = None  # after warm-up: None (constant), "linear" or "cosine" decay to 0
+    warmup_steps: int = 0  # steps of linear warm-up from 0 to lr
+    max_grad_norm: float | None = None  # clip the gradient to this norm; None: no clipping
+    patience: int | None = None  # stop after this many epochs without a better validation value; None: never
+    monitor: str = "loss"  # the validation value that early stopping and the best epoch follow
+    eval_every: int | None = None  # also validate every this many steps; None: once per epoch only
+    seed: int = 0  # seeds shuffling, dropout and anything else random in the run
+    shuffle: bool = True  # draw batches in a new random order each epoch
+    group_by_length: bool = False  # batch similar lengths together, so that padding per batch wastes little
 
 
 OptimizerFactory = Callable[[list[torch.nn.Parameter], TrainConfig], torch.optim.Optimizer]
@@ -92,9 +92,13 @@ def check_config(config: TrainConfig, model: torch.nn.Module) -> None:
         (config.epochs < 1, f"epochs must be >= 1, got {config.epochs}"),
         (config.scheduler not in SCHEDULERS, unknown("scheduler", config.scheduler, SCHEDULERS)),
         (config.warmup_steps < 0, f"warmup_steps must be >= 0, got {config.warmup_steps}"),
-        ((config.max_grad_norm or 1) <= 0, f"max_grad_norm must be > 0 or None, got {config.max_grad_norm}"),
-        ((config.patience or 1) < 1, f"patience must be >= 1 or None, got {config.patience}"),
-        ((config.eval_every or 1) < 1, f"eval_every must be >= 1 or None, got {config.eval_every}"),
+        (config.weight_decay < 0, f"weight_decay must be >= 0, got {config.weight_decay}"),
+        (not 0 <= config.momentum < 1, f"momentum must be >= 0 and < 1, got {config.momentum}"),
+        (config.max_grad_norm is not None and config.max_grad_norm <= 0,
+         f"max_grad_norm must be > 0 or None, got {config.max_grad_norm}"),
+        (config.patience is not None and config.patience < 1, f"patience must be >= 1 or None, got {config.patience}"),
+        (config.eval_every is not None and config.eval_every < 1,
+         f"eval_every must be >= 1 or None, got {config.eval_every}"),
         (not any(p.requires_grad for p in model.parameters()), "no trainable parameters: everything is frozen"),
     ]
     for failed, message in problems:
@@ -213,22 +217,21 @@ def predict(
     return torch.cat(outputs)
 
 
-def needs_grad_scaler(device: torch.device) -> bool:
-    """True where mixed precision runs in float16, whose small gradients must be scaled."""
-    return getattr(autocast(device), "fast_dtype", None) == torch.float16
+def make_accelerator(device: torch.device) -> Accelerator:
+    """One process on `device`, in mixed precision on CUDA (see `runtime.mixed_precision`)."""
+    return Accelerator(cpu=device.type == "cpu", mixed_precision=mixed_precision(device))
 
 
 @dataclass
 class Run:
     """The state of one training run that its steps and epochs share."""
 
-    model: torch.nn.Module
+    model: torch.nn.Module  # as prepared by the accelerator (DDP-wrapped with several processes)
     loss_fn: LossFn
     config: TrainConfig
-    device: torch.device
+    accelerator: Accelerator
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
-    scaler: torch.amp.GradScaler
     validate: Callable[[], dict[str, float]] | None
     bar: Any
     history: History = field(default_factory=History)
@@ -238,17 +241,13 @@ class Run:
 
 
 def train_step(run: Run, inputs: dict[str, Any], labels: torch.Tensor) -> float:
-    """One optimisation step (mixed precision, clipping, schedule); returns the batch loss."""
-    with autocast(run.device):
-        loss = run.loss_fn(forward(run.model, inputs), labels)
+    """One optimisation step (backward, clipping, update, schedule); returns the batch loss."""
+    loss = run.loss_fn(forward(run.model, inputs), labels)
     run.optimizer.zero_grad(set_to_none=True)
-    run.scaler.scale(loss).backward()
-    if run.config.max_grad_norm is not None:
-        run.scaler.unscale_(run.optimizer)
-        parameters = [p for group in run.optimizer.param_groups for p in group["params"]]
-        torch.nn.utils.clip_grad_norm_(parameters, run.config.max_grad_norm)
-    run.scaler.step(run.optimizer)
-    run.scaler.update()
+    run.accelerator.backward(loss)  # averages gradients across processes; scales float16 losses
+    if run.config.max_grad_norm is not None:  # one bad batch must not throw the weights far away
+        run.accelerator.clip_grad_norm_(run.model.parameters(), run.config.max_grad_norm)
+    run.optimizer.step()
     run.scheduler.step()
     return loss.item()
 
@@ -257,7 +256,7 @@ def run_epoch(run: Run, loader: DataLoader, epoch: int) -> dict[str, float]:
     """Train one epoch, recording every step (and step-level validation); return the epoch's record."""
     run.model.train()
     total, count, seconds, tick = 0.0, 0, 0.0, time.perf_counter()
-    for inputs, labels in batches(loader, run.device):
+    for inputs, labels in batches(loader, run.accelerator.device):
         lr = run.optimizer.param_groups[0]["lr"]
         loss = train_step(run, inputs, labels)
         seconds += time.perf_counter() - tick
@@ -286,7 +285,8 @@ def update_best(run: Run, record: dict[str, float]) -> bool:
     if score < run.best_score:
         run.best_score, run.history.best_epoch = score, record["epoch"]
         if patience is not None:
-            run.best_state = {k: v.detach().cpu().clone() for k, v in run.model.state_dict().items()}
+            state = run.accelerator.unwrap_model(run.model).state_dict()
+            run.best_state = {k: v.detach().cpu().clone() for k, v in state.items()}
         return False
     return patience is not None and record["epoch"] - (run.history.best_epoch or 0) >= patience
 
@@ -353,19 +353,26 @@ def train(
     device: torch.device | str | None = None,
     progress: bool = True,
     on_epoch: Callable[[History], None] | None = None,
+    accelerator: Accelerator | None = None,
 ) -> History:
     """Train `model` by `config` (validating on `val_data` if given); `on_epoch(history)` runs after each epoch."""
+    # Refuse a configuration that cannot work before spending any time on it.
     check_config(config, model)
     check_validation(config, val_data, metric_fn)
+    # The same seed gives the same batches, dropout and fresh weights: a run repeats.
     seed_everything(config.seed)
-    device = choose_device(str(device) if device else None)
+    # Accelerate owns device placement, DDP across processes, backward and mixed precision. Without one given,
+    # one process on `device` (default: the best device here).
+    accelerator = accelerator or make_accelerator(choose_device(str(device) if device else None))
     loader = train_loader(train_data, config, collate_fn)
-    optimizer = make_optimizer(config, model.to(device).parameters())
+    prepared, optimizer, loader = accelerator.prepare(model, make_optimizer(config, model.parameters()), loader)
+    # The schedule counts this process's steps, i.e. its share of the batches.
     scheduler = make_scheduler(config, optimizer, config.epochs * len(loader))
-    scaler = torch.amp.GradScaler("cuda", enabled=needs_grad_scaler(device))
-    validate = make_validate(model, val_data, loss_fn, metric_fn, config, collate_fn, device)
-    with progress_bar(total=config.epochs * len(loader), desc="training", unit="step", disable=not progress) as bar:
-        run = Run(model, loss_fn, config, device, optimizer, scheduler, scaler, validate, bar)
+    # Every process validates the plain model on all of `val_data`, so all take the same early-stopping decision.
+    validate = make_validate(model, val_data, loss_fn, metric_fn, config, collate_fn, accelerator.device)
+    show = progress and accelerator.is_main_process
+    with progress_bar(total=config.epochs * len(loader), desc="training", unit="step", disable=not show) as bar:
+        run = Run(prepared, loss_fn, config, accelerator, optimizer, scheduler, validate, bar)
         for epoch in range(1, config.epochs + 1):
             record = run_epoch(run, loader, epoch)
             if validate is not None:
@@ -373,39 +380,12 @@ def train(
             run.history.epochs.append(record)
             if on_epoch is not None:
                 on_epoch(run.history)
+            # Early stopping: the monitored value has not improved for `patience` epochs.
             if validate is not None and update_best(run, record):
                 run.history.stopped_early = True
                 break
+    # Keep the best epoch's weights rather than the last ones whenever early stopping was on.
     if run.best_state is not None:
         model.load_state_dict(run.best_state)
+    accelerator.unwrap_model(prepared, keep_fp32_wrapper=False)  # gives `model` back its own forward
     return run.history
-
-
-@dataclass
-class CachedRun:
-    """A classifier trained on cached activations of its frozen layers, with what the caching cost."""
-
-    history: History
-    model: torch.nn.Module
-    caches: dict[str, list[dict[str, torch.Tensor]]]
-    cache_seconds: float
-
-
-def train_top_layers(
-    classifier: torch.nn.Module,
-    tokens: dict[str, Any],
-    trainable_top_layers: int,
-    config: TrainConfig,
-    loss_fn: LossFn,
-    metric_fn: MetricFn | None = None,
-    progress: bool = True,
-) -> CachedRun:
-    """Freeze all but the top layers, cache the frozen part's output once per split, and train the top on it."""
-    freeze(classifier, trainable_top_layers)
-    start = time.perf_counter()
-    caches = {split: cache_frozen_activations(classifier, rows, trainable_top_layers) for split, rows in tokens.items()}
-    cache_seconds = time.perf_counter() - start
-    top = CachedTop(classifier, trainable_top_layers)
-    history = train(top, caches["train"], config, loss_fn, caches.get("validation"), metric_fn, collate_cached,
-                    progress=progress)
-    return CachedRun(history, top, caches, cache_seconds)

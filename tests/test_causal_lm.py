@@ -6,9 +6,11 @@ import torch.nn.functional as F
 from sft_helpers import load_causal_lm
 from sft_helpers.causal_lm import (
     IGNORE_INDEX, add_lora, build_sft_example, causal_lm_loss, freeze_decoder, label_summary, learned_text,
-    peak_memory, prompt_and_answer_lengths, sft_collator, share_with_chinese, translate, translation_messages, translation_scores,
+    peak_memory, prompt_and_answer_lengths, sft_collator, sft_rows, share_with_chinese, translate, translation_messages,
+    translation_scores,
 )
 from sft_helpers.models import count_parameters
+from sft_helpers.tasks import Task
 
 ZH, EN = "我喜欢喝茶。", "I like drinking tea."
 
@@ -78,7 +80,8 @@ def test_freeze_decoder_trains_only_the_top_blocks_and_the_norm(smollm2):
     assert count_parameters(model, trainable_only=True) == 0
     with pytest.raises(ValueError):
         freeze_decoder(model, 31)
-    model.requires_grad_(True)
+    freeze_decoder(model, None)  # None: train everything, as in `freeze`
+    assert count_parameters(model, trainable_only=True) == count_parameters(model)
 
 
 def test_lora_trains_only_the_adapters():
@@ -117,10 +120,19 @@ def test_peak_memory_sees_a_large_allocation():
 def test_translate_returns_one_string_per_sentence_and_keeps_the_mode(smollm2):
     model, tokenizer = smollm2
     model.train()
+    tokenizer.padding_side = "right"
     replies = translate(model, tokenizer, [ZH, "你好"], max_new_tokens=4)
     assert len(replies) == 2 and all(isinstance(reply, str) for reply in replies)
-    assert model.training
+    assert model.training and tokenizer.padding_side == "right"  # generation pads on the left, then restores it
     model.eval()
+
+
+def test_sft_rows_follow_the_task_columns_and_instruction(tokenizer):
+    pairs = [{"question": ZH, "answer": EN}]
+    task = Task("qa", "seq2seq", {}, ("question",), "answer", instruction=None)
+    row = sft_rows(tokenizer, pairs, task=task)[0]
+    assert row == build_sft_example(tokenizer, ZH, EN, system=None) != build_sft_example(tokenizer, ZH, EN)
+    assert learned_text(tokenizer, row["labels"]).startswith(EN)
 
 
 def test_prompt_and_answer_lengths_count_masked_and_learned_positions(tokenizer):

@@ -2,8 +2,11 @@
 import pandas as pd
 import pytest
 
+import torch
+
 from sft_helpers import data
 from sft_helpers.data import DataError
+from sft_helpers.tasks import own_task
 
 
 def write(path, text, encoding="utf-8"):
@@ -18,7 +21,7 @@ def test_loads_a_csv_through_datasets_with_every_column_as_text(tmp_path):
 
 
 def test_missing_file_is_named(tmp_path):
-    with pytest.raises(DataError, match="nope.csv: file not found"):
+    with pytest.raises(DataError, match="nope.csv: file not found; check the path"):
         data.check_csv(tmp_path / "nope.csv", ["text"])
 
 
@@ -29,7 +32,7 @@ def test_empty_file_is_named(tmp_path):
 
 def test_missing_column_is_named_with_the_header(tmp_path):
     path = write(tmp_path / "r.csv", "id,body\n1,hello\n")
-    with pytest.raises(DataError, match=r"r.csv: missing column\(s\) \['text'\]; the header has \['id', 'body'\]"):
+    with pytest.raises(DataError, match=r"r.csv: missing column\(s\) \['text'\]; the file has the columns \['id', 'body'\]"):
         data.check_csv(path, ["id", "text"])
 
 
@@ -43,6 +46,46 @@ def test_ragged_row_is_named(tmp_path):
     path = write(tmp_path / "r.csv", "id,text\n1,ok\n2,too,many\n")
     with pytest.raises(DataError, match="r.csv, row 2: expected 2 fields"):
         data.check_csv(path, ["id", "text"])
+
+
+def test_jsonl_rows_are_read_as_text_with_clear_errors(tmp_path):
+    path = write(tmp_path / "r.jsonl", '{"text": "Nice", "stars": 5}\n\n{"text": "Awful", "stars": null}\n')
+    assert data.read_rows(path, ["text", "stars"]) == [{"text": "Nice", "stars": "5"}, {"text": "Awful", "stars": ""}]
+    with pytest.raises(DataError, match=r"r.jsonl: missing column\(s\) \['label'\]; the file has the columns"):
+        data.read_rows(path, ["text", "label"])
+    with pytest.raises(DataError, match="bad.jsonl, row 2: not valid JSON"):
+        data.read_rows(write(tmp_path / "bad.jsonl", '{"text": "a"}\n{"text": \n'), ["text"])
+    with pytest.raises(DataError, match="latin.jsonl, row 2: not valid UTF-8"):
+        data.read_rows(write(tmp_path / "latin.jsonl", '{"t": "a"}\n{"t": "caf\xe9"}\n', "latin-1"), ["t"])
+    with pytest.raises(DataError, match="expected a .csv or .jsonl file"):
+        data.read_rows(write(tmp_path / "r.txt", "text\n"), ["text"])
+
+
+def own(tmp_path, text, kind="classification", **given):
+    """A task on a CSV written from `text`, columns 'text' and 'y'."""
+    return own_task(write(tmp_path / "mine.csv", text), kind, ("text",), "y", **given)
+
+
+def test_one_file_is_split_stratified_and_without_leakage(tmp_path):
+    lines = [f"text number {i} of {label},{label}" for label in "ab" for i in range(20)]
+    lines += ["Text number 0 of a!,a"]  # a near-duplicate: must land in the same split as its twin
+    task, rows = data.load_task(own(tmp_path, "text,y\n" + "\n".join(lines) + "\n"))
+    assert task.labels == ("a", "b") and sum(len(rows[split]) for split in data.SPLITS) == 41 and len(rows["train"]) >= 32
+    where = {row["text"]: split for split, split_rows in rows.items() for row in split_rows}
+    assert where["Text number 0 of a!"] == where["text number 0 of a"]
+    assert all({row["y"] for row in rows[split]} == {"a", "b"} for split in rows)
+
+
+def test_given_validation_and_test_files_are_kept(tmp_path):
+    given = {name: write(tmp_path / f"{name}.csv", "text,y\nx,a\ny,b\n") for name in ("validation", "test")}
+    task, rows = data.load_task(own(tmp_path, "text,y\np,a\nq,b\n", validation=given["validation"], test=given["test"]))
+    assert [len(rows[split]) for split in data.SPLITS] == [2, 2, 2] and rows["test"][0]["text"] == "x"
+
+
+def test_regression_targets_become_float32_labels(tmp_path):
+    task, rows = data.load_task(own(tmp_path, "text,y\n" + "".join(f"t{i},{i / 2}\n" for i in range(30)), "regression"))
+    dataset = data.task_dataset(task, rows["train"]).with_format("torch")
+    assert task.labels == () and dataset[:4]["labels"].dtype == torch.float32
 
 
 def test_star_spellings_are_parsed():

