@@ -21,6 +21,12 @@ from sft_helpers.runtime import seed_everything
 from sft_helpers.train import OPTIMIZERS, History, TrainConfig, train
 
 MAX_SECONDS = 120.0
+# The learning rates the panel offers: a log grid, two steps a decade. A slider over these values shows and
+# returns exactly the value chosen (a FloatLogSlider would show 10^-2.5 = 0.003162 for 3e-3, and write it back).
+LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
+# Controls share one label width, wide enough for "learning rate" and "weight decay" in JupyterLab and the book.
+LABEL_STYLE = {"description_width": "7.5em"}
+CONTROL_WIDTH = "21em"
 
 
 @dataclass
@@ -118,24 +124,45 @@ def figure_png(history: History) -> bytes:
     return buffer.getvalue()
 
 
+def lr_label(lr: float) -> str:
+    """A learning rate as the panel writes it: 3e-3, 1e-4, 1."""
+    mantissa, exponent = f"{lr:.0e}".split("e")
+    return mantissa if int(exponent) == 0 else f"{mantissa}e{int(exponent)}"
+
+
+def lr_options(configured: float) -> list[tuple[str, float]]:
+    """The learning-rate grid as (label, value) pairs, with the configured value added if it is not on it."""
+    values = sorted(set(LEARNING_RATES) | {configured})
+    return [(lr_label(v) if v in LEARNING_RATES else f"{v:g}", v) for v in values]
+
+
+def control(kind: type, description: str, **kwargs: Any) -> widgets.Widget:
+    """A control with the panel's label width, so no label is cut short."""
+    return kind(description=description, style=LABEL_STYLE, layout=widgets.Layout(width=CONTROL_WIDTH), **kwargs)
+
+
 class HyperparameterPanel:
     """Sliders and menus for a trial, a Train button, live curves, and a table of every run so far."""
 
     def __init__(self, context: TrialContext, defaults: TrialConfig | None = None):
         defaults = defaults or TrialConfig()
         self.context, self.results = context, pd.DataFrame()
-        self.lr = widgets.FloatLogSlider(value=defaults.lr, base=10, min=-5, max=0, description="learning rate")
-        self.batch_size = widgets.Dropdown(options=[8, 16, 32, 64, 128, 256], value=defaults.batch_size, description="batch size")
-        self.epochs = widgets.IntSlider(value=defaults.epochs, min=1, max=60, description="epochs")
-        self.optimizer = widgets.Dropdown(options=list(OPTIMIZERS), value=defaults.optimizer, description="optimiser")
-        self.layers = widgets.IntSlider(value=defaults.trainable_top_layers, min=0, max=2, description="top layers")
-        self.weight_decay = widgets.Dropdown(options=[0.0, 0.001, 0.01, 0.1, 1.0], value=defaults.weight_decay,
-                                             description="weight decay")
-        self.button = widgets.Button(description="Train", button_style="primary")
-        self.status, self.plot, self.table = widgets.HTML(), widgets.Image(format="png"), widgets.HTML()
+        self.lr = control(widgets.SelectionSlider, "learning rate", options=lr_options(defaults.lr), value=defaults.lr)
+        self.batch_size = control(widgets.Dropdown, "batch size", options=[8, 16, 32, 64, 128, 256], value=defaults.batch_size)
+        self.epochs = control(widgets.IntSlider, "epochs", value=defaults.epochs, min=1, max=60)
+        self.optimizer = control(widgets.Dropdown, "optimiser", options=list(OPTIMIZERS), value=defaults.optimizer)
+        self.layers = control(widgets.IntSlider, "top layers", value=defaults.trainable_top_layers, min=0, max=2)
+        self.weight_decay = control(widgets.Dropdown, "weight decay", options=[0.0, 0.001, 0.01, 0.1, 1.0],
+                                    value=defaults.weight_decay)
+        self.button = widgets.Button(description="Train", button_style="primary",
+                                     layout=widgets.Layout(width="8em", margin="0.5em 0 0.5em 7.5em"))
+        self.status = widgets.HTML(layout=widgets.Layout(width=CONTROL_WIDTH))
+        # The curves take the room left beside the settings and wrap below them in a narrow column.
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(flex="1 1 22em", min_width="0", max_width="720px"))
+        self.table = widgets.HTML(layout=widgets.Layout(max_width="100%", overflow="auto"))
         self.button.on_click(lambda _: self.train())
-        for control in self.controls():
-            control.observe(lambda _: self.describe(), names="value")
+        for setting in self.controls():
+            setting.observe(lambda _: self.describe(), names="value")
         self.describe()
 
     def controls(self) -> list[widgets.Widget]:
@@ -169,8 +196,10 @@ class HyperparameterPanel:
 
     def widget(self) -> widgets.Widget:
         """The whole panel, ready to display."""
-        settings = widgets.VBox(self.controls() + [self.button, self.status])
-        return widgets.VBox([widgets.HBox([settings, self.plot]), self.table])
+        settings = widgets.VBox(self.controls() + [self.button, self.status],
+                                layout=widgets.Layout(flex="0 0 auto", width=CONTROL_WIDTH, margin="0 1em 1em 0"))
+        top = widgets.HBox([settings, self.plot], layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))
+        return widgets.VBox([top, self.table], layout=widgets.Layout(max_width="100%"))
 
 
 def review_box(classify: Callable[[list[str]], list[dict]], rate: Callable[[list[str]], list[float]],

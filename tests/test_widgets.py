@@ -73,3 +73,19 @@ def test_review_box_shows_label_probabilities_and_stars():
     text.value = "Awful"
     button.click()
     assert "positive" in answer.value
+
+
+def test_the_learning_rate_control_shows_and_keeps_the_configured_value(context):
+    panel = HyperparameterPanel(context, TrialConfig(lr=3e-3))
+    assert panel.lr.value == 3e-3 and panel.lr.label == "3e-3" and panel.config().lr == 3e-3
+    odd = HyperparameterPanel(context, TrialConfig(lr=2e-3))
+    assert odd.lr.value == 2e-3 and odd.lr.label == "0.002"
+    assert [label for label, _ in panel.lr.options][:3] == ["1e-5", "3e-5", "1e-4"]
+
+
+def test_every_control_has_room_for_its_label(context):
+    panel = HyperparameterPanel(context)
+    for control in panel.controls():
+        assert control.style.description_width == "7.5em" and control.layout.width == "21em"
+    top = panel.widget().children[0]
+    assert top.layout.flex_flow == "row wrap" and top.children[0].layout.flex == "0 0 auto"
