@@ -16,11 +16,12 @@ import torch
 from torch.nn.functional import cross_entropy, mse_loss
 
 from sft_helpers import data
-from sft_helpers.causal_lm import causal_lm_loss, freeze_decoder, generate_replies, sft_collator, sft_rows
-from sft_helpers.causal_lm import translation_scores
+from sft_helpers.causal_lm import (
+    causal_lm_loss, freeze_decoder, generate_replies, sft_collator, sft_rows, translation_scores,
+)
 from sft_helpers.finetuned import (
-    CONFIG_FILE, MAX_LENGTH, UNFINISHED_FILE, FineTunedClassifier, FineTunedFolderError, FineTunedGenerator,
-    FineTunedRegressor, data_record, load_finetuned, save_finetuned, save_generator,
+    CONFIG_FILE, MAX_LENGTH, UNFINISHED_FILE, FineTunedFolderError, FineTunedGenerator, FineTunedRegressor,
+    data_record, load_finetuned, save_finetuned, save_generator,
 )
 from sft_helpers.metrics import classification_metrics, classification_report_frame, confusion_frame, regression_metrics
 from sft_helpers.models import encoder_classifier, freeze, transformer_blocks
@@ -51,7 +52,8 @@ ENCODER = Recipe("minilm", 2, TrainConfig(lr=1e-4, batch_size=32, epochs=2, sche
 DECODER = Recipe("smollm2-135m", None, TrainConfig(lr=1e-4, batch_size=8, epochs=1, scheduler="linear",
                                                    warmup_steps=5, group_by_length=True))
 RECIPES = {CLASSIFICATION: ENCODER, REGRESSION: ENCODER, SEQ2SEQ: DECODER}
-MONITORS = {CLASSIFICATION: ("loss", "accuracy", "macro_f1"), REGRESSION: ("loss", "mse", "mae", "r2"), SEQ2SEQ: ("loss",)}
+MONITORS = {  # the validation values --monitor can follow, by kind
+    CLASSIFICATION: ("loss", "accuracy", "macro_f1"), REGRESSION: ("loss", "mse", "mae", "r2"), SEQ2SEQ: ("loss",)}
 
 
 class CommandError(Exception):
@@ -115,7 +117,8 @@ def command_task(args: argparse.Namespace) -> Task:
         return COURSE_TASKS[args.task]
     seq2seq = args.kind == SEQ2SEQ
     needed = ("--source-column", "--target-column") if seq2seq else ("--text-column", "--label-column")
-    text_columns, target = (args.source_column, args.target_column) if seq2seq else (args.text_column, args.label_column)
+    text_columns = args.source_column if seq2seq else args.text_column
+    target = args.target_column if seq2seq else args.label_column
     if not text_columns or not target:
         raise CommandError(f"--kind {args.kind} needs {' and '.join(needed)} (the column names in {args.data})")
     return own_task(args.data, args.kind, tuple(text_columns), target, args.validation_data, args.test_data)
@@ -202,7 +205,8 @@ def validation_metrics(task: Task, job: Job, rows: list[dict[str, str]], base_mo
                                      references)
     base = load_causal_lm(base_model)[0].to(next(job.model.parameters()).device)
     zero_shot = translation_scores(generate_replies(base, job.tokenizer, sources, system=task.instruction), references)
-    return scores | {f"val_{k}": v for k, v in trained.items()} | {f"val_{k}_zero_shot": v for k, v in zero_shot.items()}
+    return (scores | {f"val_{key}": value for key, value in trained.items()}
+            | {f"val_{key}_zero_shot": value for key, value in zero_shot.items()})
 
 
 def save_model(staging: Path, task: Task, job: Job, base_model: str, settings: dict[str, Any],
@@ -326,7 +330,7 @@ def evaluation_file(folder: Path, config: dict[str, Any], given: Path | None) ->
 
 
 def score(model: Any, task: Task, rows: list[dict[str, str]], folder: Path, stem: str) -> dict[str, Any]:
-    """Score a loaded model on labelled rows; print the per-class report and save a confusion matrix PNG if a classifier."""
+    """Score a loaded model on labelled rows; for a classifier, print the per-class report and save a confusion PNG."""
     texts, targets = [task.text(row) for row in rows], [row[task.target_column] for row in rows]
     if isinstance(model, FineTunedGenerator):
         return translation_scores(model.generate(texts), targets)
@@ -365,7 +369,8 @@ def default_help(name: str) -> str:
     """The recipes' default of a training option, as the help shows it (one value, or one per kind)."""
     values = {kind: getattr(recipe.config, name, None) if hasattr(recipe.config, name) else getattr(recipe, name)
               for kind, recipe in (("encoders", ENCODER), ("seq2seq", DECODER))}
-    shown = {kind: "all" if value is None and name == "trainable_top_layers" else value for kind, value in values.items()}
+    shown = {kind: "all" if value is None and name == "trainable_top_layers" else value
+             for kind, value in values.items()}
     if shown["encoders"] == shown["seq2seq"]:
         return f"(default {shown['encoders']})"
     return f"(default {shown['encoders']}; seq2seq {shown['seq2seq']})"
@@ -381,7 +386,8 @@ def add_train_parser(commands: Any) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace a model already saved in --out")
     own = parser.add_argument_group("your own data (instead of a course task)")
     own.add_argument("--data", type=Path, help="a .csv or .jsonl file; split into train/validation/test unless given")
-    own.add_argument("--kind", choices=KINDS, default=CLASSIFICATION, help="what the model predicts (default %(default)s)")
+    own.add_argument("--kind", choices=KINDS, default=CLASSIFICATION,
+                     help="what the model predicts (default %(default)s)")
     own.add_argument("--text-column", nargs="+", metavar="COL", help="input column(s), joined by '. '")
     own.add_argument("--label-column", metavar="COL", help="the class (classification) or number (regression)")
     own.add_argument("--source-column", nargs="+", metavar="COL", help="seq2seq: the input column(s)")
@@ -392,26 +398,32 @@ def add_train_parser(commands: Any) -> None:
     suppress = {"default": argparse.SUPPRESS}  # not given: the recipe of the task's kind decides
     settings.add_argument("--model", **suppress, help=f"packaged short name, folder or hub id {default_help('model')}")
     settings.add_argument("--trainable-top-layers", type=top_layers, metavar="K|all", **suppress,
-                          help=f"train the top K transformer layers and the head {default_help('trainable_top_layers')}")
-    settings.add_argument("--epochs", type=positive_int, **suppress, help=f"passes over the data {default_help('epochs')}")
-    settings.add_argument("--lr", type=positive_float, **suppress, help=f"AdamW's peak learning rate {default_help('lr')}")
+                          help="train the top K transformer layers and the head "
+                               + default_help("trainable_top_layers"))
+    settings.add_argument("--epochs", type=positive_int, **suppress,
+                          help=f"passes over the data {default_help('epochs')}")
+    settings.add_argument("--lr", type=positive_float, **suppress,
+                          help=f"AdamW's peak learning rate {default_help('lr')}")
     settings.add_argument("--batch-size", type=positive_int, **suppress,
                           help=f"examples per step and process {default_help('batch_size')}")
     settings.add_argument("--warmup-steps", type=non_negative_int, **suppress,
                           help=f"steps of linear warm-up {default_help('warmup_steps')}")
     defaults = ENCODER.config
-    settings.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW's weight decay (default %(default)s)")
+    settings.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
+                          help="AdamW's weight decay (default %(default)s)")
     settings.add_argument("--max-grad-norm", type=positive_float, default=defaults.max_grad_norm,
                           help="clip gradients to this norm (default %(default)s: no clipping)")
     settings.add_argument("--patience", type=positive_int, default=defaults.patience,
                           help="stop after this many epochs without a better validation value, and keep the best "
                                "epoch's weights (default %(default)s: train every epoch)")
-    settings.add_argument("--monitor", default=defaults.monitor, choices=sorted({m for ms in MONITORS.values() for m in ms}),
+    settings.add_argument("--monitor", default=defaults.monitor,
+                          choices=sorted({name for names in MONITORS.values() for name in names}),
                           help="the validation value --patience follows: loss, or accuracy/macro_f1 (classification),"
                                " mae/mse/r2 (regression) (default %(default)s)")
     settings.add_argument("--max-examples", type=positive_int, metavar="N",
                           help="use only the first N training and N//4 validation examples (quick runs)")
-    settings.add_argument("--seed", type=int, default=defaults.seed, help="seed of the split, the new head and the shuffling (default %(default)s)")
+    settings.add_argument("--seed", type=int, default=defaults.seed,
+                          help="seed of the split, the new head and the shuffling (default %(default)s)")
     parser.set_defaults(run=train_command)
 
 

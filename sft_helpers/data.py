@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 
-from sft_helpers.tasks import (  # noqa: F401  (NEWS_TOPICS and SPLITS: the lessons read them from here)
+from sft_helpers.tasks import (  # noqa: F401  (SENTIMENTS, NEWS_TOPICS: lessons read them here)
     CLASSIFICATION, COURSE_COLUMNS, DATA, DATA_ROOT, NEWS_TOPICS, REGRESSION, SENTIMENTS, SPLITS, Task,
 )
 

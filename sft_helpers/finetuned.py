@@ -1,4 +1,4 @@
-"""Fine-tuned models a learner keeps: save a classifier, regressor or generator with its model card; load it in one call."""
+"""Fine-tuned models a learner keeps: save a classifier, regressor or generator with its card; load it in one call."""
 from __future__ import annotations
 
 import json
@@ -14,11 +14,10 @@ from sft_helpers.causal_lm import MAX_NEW_TOKENS, generate_replies
 from sft_helpers.models import PretrainedClassifier
 from sft_helpers.pretrained import PACKAGED_MODELS, load_causal_lm, load_encoder, quiet_loading
 from sft_helpers.runtime import choose_device
-from sft_helpers.tasks import CLASSIFICATION, REGRESSION, Task, course_task
+from sft_helpers.tasks import Task, course_task
 from sft_helpers.train import eval_mode
 
 CLASSIFIER, REGRESSOR, GENERATOR = "classifier", "regressor", "generator"
-MODEL_KINDS = {CLASSIFICATION: CLASSIFIER, REGRESSION: REGRESSOR}  # and seq2seq: GENERATOR
 CONFIG_FILE, HEAD_FILE, CARD_FILE, BACKBONE_FOLDER, MODEL_FOLDER = (
     "sft_config.json", "head.pt", "README.md", "backbone", "model")
 UNFINISHED_FILE = "UNFINISHED"  # present while a folder is being written; such a folder never loads
@@ -78,13 +77,15 @@ def describe_base_model(name: str) -> str:
 
 def data_section(record: dict[str, Any]) -> str:
     """The model card's data section: files with size and SHA-256, columns, label map, split sizes, license."""
-    files = "\n".join(f"| {key} | `{f['path']}` | {f['bytes']:,} | `{f['sha256']}` |" for key, f in record["files"].items())
+    files = "\n".join(f"| {key} | `{f['path']}` | {f['bytes']:,} | `{f['sha256']}` |"
+                      for key, f in record["files"].items())
     lines = ["| file | path | bytes | SHA-256 |", "| --- | --- | --- | --- |", files, "",
              f"Input: column(s) {', '.join(f'`{c}`' for c in record['text_columns'])}"
              + (f" joined by `{record['joiner']}`" if len(record["text_columns"]) > 1 else "")
              + f"; target: column `{record['target_column']}`."]
     if record["label_map"]:
-        lines.append("Label map (output index: label): " + ", ".join(f"{i}: `{l}`" for i, l in record["label_map"].items()) + ".")
+        pairs = ", ".join(f"{index}: `{label}`" for index, label in record["label_map"].items())
+        lines.append(f"Label map (output index: label): {pairs}.")
     if record["split_sizes"]:
         lines.append("Examples per split: " + ", ".join(f"{k} {v:,}" for k, v in record["split_sizes"].items()) + ".")
     lines.append(f"License of the data: {record['license'] or 'not stated'}.")
@@ -286,7 +287,7 @@ def save_generator(
     max_new_tokens: int = MAX_NEW_TOKENS,
     data_info: dict[str, Any] | None = None,
 ) -> Path:
-    """Save a fine-tuned causal LM for a seq2seq task (weights, tokenizer, config) and its model card; return the folder."""
+    """Save a causal LM fine-tuned for a seq2seq task (weights, tokenizer, config) and its card; return the folder."""
     if hasattr(model, "merge_and_unload"):
         raise TypeError("this is a LoRA (PEFT) model: merge the adapters first, model = model.merge_and_unload()")
     task = course_task(task) if isinstance(task, str) else task

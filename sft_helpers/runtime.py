@@ -36,7 +36,7 @@ def seed_everything(seed: int = 0) -> None:
 
 
 def mixed_precision(device: torch.device) -> str:
-    """Accelerate's name of the mixed precision used on `device`: bfloat16 on CUDA where supported, else float16; none elsewhere."""
+    """Accelerate's name for the mixed precision on `device`: bf16 on CUDA where supported, else fp16; "no" elsewhere."""
     if device.type != "cuda":
         return "no"
     return "bf16" if torch.cuda.is_bf16_supported() else "fp16"

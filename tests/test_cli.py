@@ -135,6 +135,21 @@ def test_regression_on_your_own_file(tmp_path, capsys):
     assert "scores.csv (10 examples): mse" in capsys.readouterr().out
 
 
+def test_generation_pairs_from_a_jsonl_file(tmp_path, capsys):
+    pairs = [{"question": f"What is {a} plus {b}?", "answer": f"{a + b}."} for a in range(1, 6) for b in range(1, 5)]
+    data = tmp_path / "sums.jsonl"
+    data.write_text("".join(json.dumps(pair) + "\n" for pair in pairs), encoding="utf-8")
+    run(["train", "--data", data, "--kind", "seq2seq", "--source-column", "question", "--target-column", "answer",
+         "--out", tmp_path / "g", "--max-examples", "8"])
+    config = json.loads((tmp_path / "g" / "sft_config.json").read_text())
+    assert config["system_prompt"] is None and config["data"]["split_sizes"]["validation"] == 2
+    assert "val_chrf" in json.loads((tmp_path / "g" / "training_report.json").read_text())
+    model = load_finetuned(tmp_path / "g")
+    assert isinstance(model, FineTunedGenerator) and isinstance(model.generate(["What is 2 plus 2?"])[0], str)
+    run(["evaluate", tmp_path / "g", "--max-examples", "2"])
+    assert "test.csv (2 examples): bleu" in capsys.readouterr().out
+
+
 def test_two_processes_share_the_training_data(tmp_path):
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "sft_helpers.cli", "train", "news", "--out", str(tmp_path), *QUICK]
