@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 VENDOR := book/_vendor
-VENDOR_STAMP := $(VENDOR)/.vendored-2
+VENDOR_STAMP := $(VENDOR)/.vendored-4
+# The widget manager asks for its icon fonts next to the page, with or without its own dist path: serve both.
+FONT_DIRS := notebooks/@jupyter-widgets notebooks/@jupyter-widgets/html-manager/dist
 NPM_ASSETS := @jupyter-widgets/html-manager@1.0.6 mathjax@3.2.2 requirejs@2.3.8
 # JupyterLab settings the course ships (news popup off), installed into the venv where `jupyter lab` reads them.
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
@@ -52,9 +54,9 @@ $(VENDOR_STAMP):
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/static
 	cd $(VENDOR)/static && npm pack --silent $(NPM_ASSETS) >/dev/null
 	cd $(VENDOR)/static && for f in *.tgz; do d=$$(echo $$f | sed -E 's/^(jupyter-widgets-)?([a-z-]+)-[0-9.]+\.tgz$$/\2/'); mkdir -p $$d && tar -xzf $$f -C $$d --strip-components=1 && rm $$f; done
-	mkdir -p $(VENDOR)/extra/notebooks/@jupyter-widgets/html-manager/dist
-	cp $(VENDOR)/static/html-manager/dist/*.woff2 $(VENDOR)/static/html-manager/dist/*.woff $(VENDOR)/static/html-manager/dist/*.ttf \
-		$(VENDOR)/static/html-manager/dist/*.eot $(VENDOR)/static/html-manager/dist/*.svg $(VENDOR)/extra/notebooks/@jupyter-widgets/html-manager/dist/
+	for d in $(FONT_DIRS); do mkdir -p $(VENDOR)/extra/$$d && cp $(VENDOR)/static/html-manager/dist/*.woff2 \
+		$(VENDOR)/static/html-manager/dist/*.woff $(VENDOR)/static/html-manager/dist/*.ttf $(VENDOR)/static/html-manager/dist/*.eot \
+		$(VENDOR)/static/html-manager/dist/*.svg $(VENDOR)/extra/$$d/; done
 	touch $@
 
 book: setup $(VENDOR_STAMP)

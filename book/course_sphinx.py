@@ -9,7 +9,8 @@ been declared". We keep the first of any identical script on a page.
 def keep_first_of_identical_scripts(app, pagename, templatename, context, doctree):
     seen, unique = set(), []
     for script in context.get("script_files", []):
-        key = (str(script), repr(sorted(getattr(script, "attributes", {}).items())))
+        # An inline script's filename is None or "" depending on who added it: both mean "no file".
+        key = (getattr(script, "filename", str(script)) or "", repr(sorted(getattr(script, "attributes", {}).items())))
         if key not in seen:
             seen.add(key)
             unique.append(script)
