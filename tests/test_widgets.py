@@ -60,19 +60,26 @@ def test_deeper_unfreezing_states_or_refuses_its_duration(context):
 def test_problems_lists_each_reason():
     context = TrialContext(lambda: None, {"train": [0] * 100})
     found = problems(TrialConfig(lr=-1, optimizer="rmsprop", trainable_top_layers=5), context)
-    assert len(found) == 3
+    assert found == ["unknown optimiser 'rmsprop'", "learning rate, epochs and batch size must be positive",
+                     "the panel trains 0 to 2 top layers"]
+    assert problems(TrialConfig(batch_size=500), context) == [
+        "batch size 500 is larger than the training set (100)"]
 
 
-def test_review_box_shows_label_probabilities_and_stars():
+def test_review_box_shows_what_the_models_say_about_the_text_in_the_box():
     from sft_helpers.widgets import review_box
 
-    classify = lambda texts: [{"label": "positive", "probabilities": {"negative": 0.1, "positive": 0.9}}]  # noqa: E731
-    box, show = review_box(classify, lambda texts: [4.26], example="Lovely")
+    def classify(texts):
+        label = "negative" if "awful" in texts[0].lower() else "positive"
+        return [{"label": label, "probabilities": {"negative": 0.8 if label == "negative" else 0.1,
+                                                    "positive": 0.2 if label == "negative" else 0.9}}]
+
+    box, show = review_box(classify, lambda texts: [len(texts[0]) / 2], example="Lovely")
     text, button, answer = box.children
-    assert answer.value == "<b>positive</b> (negative 10%, positive 90%); about <b>4.3</b> stars"
+    assert answer.value == "<b>positive</b> (negative 10%, positive 90%); about <b>3.0</b> stars"
     text.value = "Awful"
     button.click()
-    assert "positive" in answer.value
+    assert answer.value == "<b>negative</b> (negative 80%, positive 20%); about <b>2.5</b> stars"
 
 
 def test_the_learning_rate_control_shows_and_keeps_the_configured_value(context):
