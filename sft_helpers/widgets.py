@@ -31,14 +31,14 @@ CONTROL_WIDTH = "21em"
 
 @dataclass
 class TrialConfig:
-    """The knobs a learner turns in the panel."""
+    """The knobs a learner turns in the panel; it starts head-only, so with a larger lr and more epochs than TrainConfig."""
 
     lr: float = 3e-3
-    batch_size: int = 32
+    batch_size: int = TrainConfig.batch_size
     epochs: int = 10
-    optimizer: str = "adamw"
+    optimizer: str = TrainConfig.optimizer
     trainable_top_layers: int = 0
-    weight_decay: float = 0.0
+    weight_decay: float = TrainConfig.weight_decay
 
 
 @dataclass
