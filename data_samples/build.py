@@ -1,65 +1,79 @@
 """Build the course's data files from the hand-written sources, and the statistics in each datasheet.
 
-    python data_samples/build.py           # write splits, the raw reviews, and the datasheet statistics
+    python data_samples/build.py           # write splits, raw reviews, answer key, annotations, datasheet statistics
     python data_samples/build.py --check   # exit 1 if any built file differs from what is on disk
 
-Sources (written by hand for this course): reviews/reviews.csv, reviews/reserve.csv, news/news.csv,
-translation/translation.csv. Everything else in data_samples/ is derived from them here, with fixed seeds.
+Sources (written by hand for this course): reviews/{reviews,short,reserve,reposts,spam,mixed_language,shifted}.csv,
+news/{news,shifted}.csv, translation/{translation,shifted}.csv. Everything else in data_samples/ is derived from them
+here, with fixed seeds: the splits, reviews/raw.csv and its answer key raw_truth.csv, reviews/annotations.csv (simulated
+annotators, see annotators.py) and every figure between the statistics markers of the datasheets. The shifted test sets
+are only validated and described: they are never used for training or model choice.
 """
 from __future__ import annotations
 
 import csv
 import io
-import random
 import re
 import statistics
 import sys
 from collections import Counter
 from pathlib import Path
 
-from sft_helpers import data
+from sklearn.metrics import cohen_kappa_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import annotators  # noqa: E402
+import raw_reviews  # noqa: E402
+import shortcuts  # noqa: E402
+from sft_helpers import data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 SEED = 20261125
 STATS_START, STATS_END = "<!-- statistics: start (written by build.py) -->", "<!-- statistics: end -->"
 REVIEW_COLUMNS = ["id", "text", "stars", "sentiment", "domain"]
-
-# Rows as they arrive from collection that are not reviews at all (hand-written, 16 languages and junk).
-NON_ENGLISH = [
-    "Service très lent mais la nourriture était bonne.",
-    "El hotel estaba limpio pero muy lejos del centro.",
-    "Das Handy ist gut, aber der Akku hält nicht lange.",
-    "Produto chegou com defeito e o suporte não responde.",
-    "Il film è troppo lungo, ma gli attori sono bravi.",
-    "这家餐厅的菜很好吃，但是服务太慢了。",
-    "このアプリはとても使いやすいです。",
-    "Очень удобные наушники, рекомендую.",
-    "Le livre est magnifique, je le recommande à tous.",
-    "La aplicación se cierra cada vez que la abro.",
-    "Sehr freundliches Personal und ein tolles Frühstück.",
-    "Entrega rápida, mas a embalagem veio amassada.",
-    "电池续航一般，屏幕很清楚。",
-    "Het eten was koud en de ober was onbeleefd.",
-    "Bardzo dobry produkt, polecam wszystkim.",
-    "Mükemmel bir otel, personel çok yardımsever.",
-]
-TOO_SHORT = ["", "   ", "ok", "meh", "...", "5", "Great!", "n/a", "lol", "!!!", "Good.", "?", "no", "fine", "-", "k"]
-SENTIMENT_VARIANTS = {
-    "negative": ["Negative", "neg", " NEGATIVE ", "-", "bad"],
-    "neutral": ["Neutral", "neu", " NEUTRAL", "0"],
-    "positive": ["Positive", "pos", " POSITIVE ", "+", "good"],
-}
-STAR_VARIANTS = ["{n} stars", "{n}/5", "{word}", "{glyphs}", "{n}.0"]
-BOILERPLATE_ADDITIONS = [
-    "{text} Read more", "[Posted via app] {text}", "{text} Sent from my iPhone", "{text} https://bit.ly/{code}",
-    "{text} (more photos at www.reviewsite.example/r/{code})", "{text} Was this review helpful? Yes / No",
-]
-UNKNOWN_LABELS = ["meh", "idk", "3.5", "mixed", "?"]
+NEWS_COLUMNS = ["id", "title", "description", "label"]
+TRANSLATION_COLUMNS = ["id", "zh", "en"]
+TONES = ("plain", "mixed", "sarcastic", "lukewarm")
+TRUTH_COLUMNS = ["id", "source_id", "problems", "true_stars", "true_sentiment", "in_clean_set"]
+ANNOTATION_COLUMNS = ["id", "text", "tone", "annotator_a", "annotator_b", "adjudicated"]
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+TABLE_HEAD = ["| column | unit | min | 25% | median | 75% | max | mean |", "| --- " * 8 + "|"]
 
 
-def read_rows(path: Path) -> list[dict[str, str]]:
-    """Rows of a CSV source file."""
-    return data.check_csv(path, [])
+class SourceError(ValueError):
+    """A hand-written source file breaks one of its promises."""
+
+
+def read_rows(path: Path, columns: list[str] | None = None) -> list[dict[str, str]]:
+    """Rows of a CSV source file, checked for required non-empty columns and unique ids."""
+    rows = data.check_csv(path, columns or [])
+    for number, row in enumerate(rows, start=1):
+        for column in columns or []:
+            if not row[column].strip():
+                raise SourceError(f"{path}: row {number} has an empty {column!r}")
+    ids = Counter(row["id"] for row in rows if "id" in row)
+    if repeated := [i for i, n in ids.items() if n > 1]:
+        raise SourceError(f"{path}: repeated ids {repeated[:5]}")
+    return rows
+
+
+def check_labels(rows: list[dict], path: Path, column: str, allowed: tuple[str, ...]) -> None:
+    """Every label is one of `allowed`; for reviews, sentiment follows the stars rule."""
+    if bad := [row["id"] for row in rows if row[column] not in allowed]:
+        raise SourceError(f"{path}: labels outside {allowed} in {bad[:5]}")
+    if column == "sentiment":
+        if bad := [row["id"] for row in rows if data.sentiment_from_stars(int(row["stars"])) != row["sentiment"]]:
+            raise SourceError(f"{path}: sentiment does not follow the stars in {bad[:5]}")
+
+
+def check_apart(texts: list[str], others: list[str], path: Path) -> None:
+    """No text equals or nearly duplicates (word-trigram Jaccard >= 0.5) one of `others`."""
+    known = {data.dedup_key(t) for t in others}
+    if same := [t for t in texts if data.dedup_key(t) in known]:
+        raise SourceError(f"{path}: texts also in the training sources, e.g. {same[0]!r}")
+    pairs = [(i, j) for i, j, _ in data.near_duplicate_pairs(others + texts) if i < len(others) <= j]
+    if pairs:
+        raise SourceError(f"{path}: near-duplicate of a training text: {texts[pairs[0][1] - len(others)]!r}")
 
 
 def csv_text(rows: list[dict], columns: list[str]) -> str:
@@ -71,133 +85,40 @@ def csv_text(rows: list[dict], columns: list[str]) -> str:
     return buffer.getvalue()
 
 
-def split_files(rows: list[dict], label: str | None, key: str, columns: list[str]) -> dict[str, str]:
-    """train/validation/test CSV texts, stratified by `label`, near-duplicate groups kept together."""
+def split_rows(rows: list[dict], label: str | None, key: str) -> dict[str, list[dict]]:
+    """train/validation/test rows, stratified by `label`, near-duplicate groups kept together."""
     labels = [row[label] if label else "all" for row in rows]
     assigned = data.stratified_split(labels, [data.dedup_key(row[key]) for row in rows], seed=SEED)
-    return {
-        f"{split}.csv": csv_text([row for row, s in zip(rows, assigned) if s == split], columns)
-        for split in data.SPLITS
-    }
+    return {split: [row for row, s in zip(rows, assigned) if s == split] for split in data.SPLITS}
 
 
-def misspell(text: str, rng: random.Random) -> str | None:
-    """The text with one known word misspelled, or None when it holds none of them."""
-    candidates = [(m, wrong) for wrong, right in data.SPELLING_CORRECTIONS.items()
-                  for m in re.finditer(rf"\b{right}\b", text, flags=re.IGNORECASE) if m.group(0)[1:].islower()]
-    if not candidates:
-        return None
-    match, wrong = rng.choice(candidates)
-    wrong = wrong.capitalize() if match.group(0)[0].isupper() else wrong
-    return text[: match.start()] + wrong + text[match.end() :]
+def split_files(splits: dict[str, list[dict]], columns: list[str]) -> dict[str, str]:
+    """The split CSV texts by file name."""
+    return {f"{split}.csv": csv_text(rows, columns) for split, rows in splits.items()}
 
 
-def with_html(text: str, rng: random.Random) -> str:
-    """The text as scraped from a web page: tags, line breaks and entities."""
-    escaped = text.replace("&", "&amp;").replace("'", "&#39;").replace('"', "&quot;")
-    escaped = re.sub(r"([.!?]) ", r"\1<br/>", escaped, count=1)
-    return rng.choice(["<p>{}</p>", "<div class=\"review\">{}</div>", "<b></b>{}", "{}<br>"]).format(escaped)
+def quartiles(values: list[int]) -> tuple[float, float, float]:
+    """25th, 50th and 75th percentiles (inclusive method)."""
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
 
 
-def near_variant(text: str, rng: random.Random) -> tuple[str, str]:
-    """A re-post of the text differing in case, punctuation or spacing, and which kind it is."""
-    kind = rng.choice(["case", "punctuation", "whitespace"])
-    if kind == "case":
-        return (text.upper() if rng.random() < 0.5 else text.lower()), kind
-    if kind == "punctuation":
-        stripped = re.sub(r"[.!?,;:]", "", text)
-        return (stripped if stripped != text else text + "!!"), kind
-    return "  " + text.replace(" ", "   ", 2) + " \n", kind
+def length_row(name: str, values: list[int], unit: str) -> str:
+    """A Markdown row of length statistics: min, quartiles, max, mean."""
+    q1, q2, q3 = quartiles(values)
+    return f"| {name} | {unit} | {min(values)} | {q1:g} | {q2:g} | {q3:g} | {max(values)} | {statistics.mean(values):.1f} |"
 
 
-def star_spelling(stars: int, rng: random.Random) -> str:
-    """One of the ways a star rating arrives: '4 stars', '4/5', 'four', '★★★★', '4.0'."""
-    words = {v: k for k, v in data.STAR_WORDS.items()}
-    return rng.choice(STAR_VARIANTS).format(n=stars, word=words[stars], glyphs="★" * stars)
+def share(values: list, test) -> float:
+    """Share of values passing `test`."""
+    return sum(1 for v in values if test(v)) / len(values)
 
 
-def make_raw_reviews(clean: list[dict], reserve: list[dict]) -> tuple[list[dict], Counter]:
-    """The collection as it arrived: clean reviews with planted problems, each kind counted."""
-    rng = random.Random(SEED)
-    counts = Counter()
-    stream = []
-    for row in rng.sample(clean, len(clean)):
-        text, sentiment, stars = row["text"], row["sentiment"], row["stars"]
-        roll = rng.random()
-        if roll < 0.08:
-            text, counts["HTML tags and entities"] = with_html(text, rng), counts["HTML tags and entities"] + 1
-        elif roll < 0.14:
-            code = "".join(rng.choices("abcdefghjkmnpqrstuvwxyz23456789", k=6))
-            text = rng.choice(BOILERPLATE_ADDITIONS).format(text=text, code=code)
-            counts["links and boilerplate"] += 1
-        elif roll < 0.19:
-            text = "  " + text.replace(". ", ".\n\n", 1) + "\t"
-            counts["messy whitespace"] += 1
-        elif roll < 0.27 and (wrong := misspell(text, rng)):
-            text = wrong
-            counts["spelling errors"] += 1
-        if rng.random() < 0.15:
-            sentiment = rng.choice(SENTIMENT_VARIANTS[sentiment] + [f"{stars} stars" if stars != "1" else "1 star"])
-            counts["label spelling variants (sentiment)"] += 1
-        if rng.random() < 0.10:
-            stars = star_spelling(int(stars), rng)
-            counts["label spelling variants (stars)"] += 1
-        stream.append({"text": text, "stars": stars, "sentiment": sentiment, "domain": row["domain"]})
-    originals = list(stream)
-    for _ in range(45):
-        position = rng.randrange(len(originals))
-        stream.insert(stream.index(originals[position]) + rng.randrange(1, 60), dict(originals[position]))
-        counts["exact duplicates"] += 1
-    for _ in range(45):
-        source = originals[rng.randrange(len(originals))]
-        variant, kind = near_variant(data.normalise_whitespace(data.strip_html(source["text"])), rng)
-        stream.insert(stream.index(source) + rng.randrange(1, 60), dict(source, text=variant))
-        counts[f"near-duplicates ({kind})"] += 1
-    extras = reserve_rows(reserve, rng, counts)
-    for row in extras:
-        stream.insert(rng.randrange(len(stream) + 1), row)
-    return [dict(row, id=f"raw-{i:05d}") for i, row in enumerate(stream, start=1)], counts
-
-
-def reserve_rows(reserve: list[dict], rng: random.Random, counts: Counter) -> list[dict]:
-    """Rows that cleaning must remove: junk, other languages, missing, unknown and conflicting labels."""
-    pool = list(reserve)
-    rng.shuffle(pool)
-    rows = [{"text": t, "stars": "", "sentiment": "", "domain": ""} for t in TOO_SHORT]
-    counts["empty or too short"] = len(TOO_SHORT)
-    for text in NON_ENGLISH:
-        stars = rng.randint(1, 5)
-        rows.append({"text": text, "stars": str(stars), "sentiment": data.sentiment_from_stars(stars), "domain": ""})
-    counts["non-English"] = len(NON_ENGLISH)
-    for row in pool[:20]:
-        rows.append(dict(row, stars="", sentiment=""))
-    counts["missing labels"] = 20
-    for row, label in zip(pool[20:25], UNKNOWN_LABELS):
-        rows.append(dict(row, sentiment=label))
-    counts["unknown label spellings"] = 5
-    for row in pool[25:45]:
-        other = rng.choice([s for s in data.SENTIMENTS if s != row["sentiment"]])
-        other_stars = {"negative": "1", "neutral": "3", "positive": "5"}[other]
-        rows += [dict(row), dict(row, stars=other_stars, sentiment=other)]
-    counts["texts with conflicting labels (2 rows each)"] = 20
-    for row in pool[45:50]:
-        wrong = "positive" if row["sentiment"] == "negative" else "negative"
-        rows.append(dict(row, sentiment=wrong))
-    counts["stars contradicting sentiment"] = 5
-    return rows
-
-
-def length_table(name: str, lengths: list[int], unit: str) -> str:
-    """A Markdown row of length statistics."""
-    return (f"| {name} | {unit} | {min(lengths)} | {statistics.median(lengths):g} | "
-            f"{statistics.mean(lengths):.1f} | {max(lengths)} |")
-
-
-def class_table(rows_by_split: dict[str, list[dict]], label: str, names: tuple[str, ...]) -> list[str]:
+def class_table(splits: dict[str, list[dict]], label: str, names: tuple[str, ...]) -> list[str]:
     """Markdown table of counts per class and split."""
     lines = ["| class | " + " | ".join(data.SPLITS) + " | total |", "| --- " * (len(data.SPLITS) + 2) + "|"]
     for name in names + ("all",):
-        counts = [sum(1 for r in rows if name == "all" or r[label] == name) for rows in rows_by_split.values()]
+        counts = [sum(1 for r in rows if name == "all" or r[label] == name) for rows in splits.values()]
         lines.append(f"| {name} | " + " | ".join(map(str, counts)) + f" | {sum(counts)} |")
     return lines
 
@@ -213,62 +134,199 @@ def diversity_lines(name: str, texts: list[str]) -> list[str]:
     ]
 
 
-def read_splits(folder: Path, files: dict[str, str]) -> dict[str, list[dict]]:
-    """Parse the built split files back into rows."""
-    return {split: list(csv.DictReader(io.StringIO(files[f"{split}.csv"]))) for split in data.SPLITS}
+def counts_line(what: str, counter: Counter, order: tuple[str, ...] | None = None) -> str:
+    """'what: a 3, b 2.' in the given order, or most common first."""
+    items = [(k, counter[k]) for k in order] if order else counter.most_common()
+    return f"{what}: " + ", ".join(f"{k} {n}" for k, n in items) + "."
+
+
+def shortcut_lines(splits: dict[str, list[dict]], text_of, label: str, cues: dict[str, list[str]]) -> list[str]:
+    """The shortcuts table (train -> test) and the most class-telling first words of the whole set."""
+    pairs = {s: [(text_of(r), r[label]) for r in rows] for s, rows in splits.items()}
+    scores = shortcuts.shortcut_scores(pairs["train"], pairs["test"], cues)
+    every = [p for rows in pairs.values() for p in rows]
+    telling = shortcuts.telling_first_words(every, minimum=5)
+    lines = shortcuts.shortcut_table(scores) + [
+        "", "Cue-word lists (whole lowercase words; most hits wins, none or a tie gives the majority class): "
+        + "; ".join(f"{name}: {', '.join(words)}" for name, words in cues.items()) + ".",
+        "", "First words used by at least 5 texts, most class-telling first (all splits): "
+        + ", ".join(f"\"{w}\" {n} texts, {p:.0%} {c}" for w, n, c, p in telling) + "."]
+    return lines
+
+
+def annotation_lines(annotations: list[dict], gold: dict[str, dict]) -> list[str]:
+    """Agreement figures of the simulated annotators: kappa overall and per class, confusion, adjudication."""
+    a, b = [r["annotator_a"] for r in annotations], [r["annotator_b"] for r in annotations]
+    adjudicated = [r["adjudicated"] for r in annotations]
+    stars = [gold[r["id"]]["sentiment"] for r in annotations]
+    per_class = {c: cohen_kappa_score([x == c for x in a], [x == c for x in b]) for c in data.SENTIMENTS}
+    confusion = Counter(zip(a, b))
+    disagree = [r for r in annotations if r["annotator_a"] != r["annotator_b"]]
+    hard = [annotators.is_hard(dict(gold[r["id"]], tone=r["tone"])) for r in annotations]
+    hard_disagree = sum(h for h, r in zip(hard, annotations) if r["annotator_a"] != r["annotator_b"])
+    rules = ", ".join(f"{name} {getattr(annotators, name):.2f}" for name in (
+        "A_BOUNDARY", "A_ENDING", "A_LUKEWARM", "A_LITERAL", "B_COMPLAINT", "B_HARSH", "B_LITERAL", "SLIP"))
+    lines = [f"{len(annotations)} reviews (the whole clean set), each labelled by annotators A and B. "
+             f"Rule probabilities in `annotators.py`: {rules}.", "",
+             f"- Cohen's κ between A and B: **{cohen_kappa_score(a, b):.3f}** overall; one-vs-rest per class: "
+             + ", ".join(f"{c} {k:.3f}" for c, k in per_class.items()) + ".",
+             f"- Raw agreement: {1 - len(disagree) / len(annotations):.1%} ({len(disagree)} disagreements).",
+             f"- Disagreements on hard reviews (3 stars, a mixed/sarcastic/lukewarm tone, a contrast word, or words "
+             f"pointing away from the meaning): {hard_disagree} of {len(disagree)} ({hard_disagree / len(disagree):.0%}), "
+             f"while such reviews are {sum(hard) / len(hard):.0%} of the set.",
+             f"- Against the reviewers' own star-derived sentiment: A κ {cohen_kappa_score(a, stars):.3f}, "
+             f"B κ {cohen_kappa_score(b, stars):.3f}, adjudicated κ {cohen_kappa_score(adjudicated, stars):.3f}; "
+             f"adjudicated labels that differ from it: {sum(x != y for x, y in zip(adjudicated, stars))} "
+             "(both annotators agreed on the other label).", "",
+             "Confusion between annotators (rows: A, columns: B):", "",
+             "| A \\ B | " + " | ".join(data.SENTIMENTS) + " |", "| --- " * 4 + "|"]
+    lines += [f"| {x} | " + " | ".join(str(confusion[(x, y)]) for y in data.SENTIMENTS) + " |" for x in data.SENTIMENTS]
+    return lines
+
+
+def raw_lines(raw: list[dict], eligible: int, clean_count: int) -> list[str]:
+    """Counts of every planted problem in the raw collection, and the label-noise rate."""
+    counts = raw_reviews.kind_counts(raw)
+    noisy = counts["wrong label (label noise)"]
+    untouched = sum(1 for r in raw if not r["kinds"])
+    return [f"{len(raw)} rows: each of the {clean_count} clean reviews once ({sum(r['in_clean_set'] for r in raw)} rows "
+            f"marked `in_clean_set`), their copies, and rows from outside the clean set. {untouched} rows carry no "
+            "planted problem. Rows with a planted problem, by kind (a row can carry several):", ""] + \
+        [f"- {kind}: {n}" for kind, n in sorted(counts.items())] + \
+        ["", f"Label noise: {noisy} of the {eligible} rows that come from the clean set (originals and their copies) "
+             f"carry a wrong label: **{noisy / eligible:.1%}**, drawn independently of duplication (a copy and its "
+             "original are drawn separately)."]
+
+
+def shifted_review_lines(rows: list[dict]) -> list[str]:
+    """Size, balance, registers and lengths of the shifted review test set."""
+    words = [data.word_count(r["text"]) for r in rows]
+    return [f"{len(rows)} reviews. " + counts_line("Classes", Counter(r["sentiment"] for r in rows), data.SENTIMENTS),
+            counts_line("Registers", Counter(r["register"] for r in rows)), "", *TABLE_HEAD,
+            length_row("text", words, "words")]
+
+
+def review_length_lines(rows: list[dict]) -> list[str]:
+    """Length table overall and per class, and the share of short reviews."""
+    lines = TABLE_HEAD + [length_row("text (all)", [data.word_count(r["text"]) for r in rows], "words")]
+    lines += [length_row(f"text ({c})", [data.word_count(r["text"]) for r in rows if r["sentiment"] == c], "words")
+              for c in data.SENTIMENTS]
+    words = [data.word_count(r["text"]) for r in rows]
+    return lines + ["", f"Reviews of 4-15 words: {share(words, lambda n: 4 <= n <= 15):.1%}; over 40 words: "
+                        f"{share(words, lambda n: n > 40):.1%}."]
 
 
 def build_reviews() -> tuple[dict[str, str], list[str]]:
-    """Splits, raw file and statistics of the reviews data set."""
+    """Splits, raw file, answer key, annotations and statistics of the reviews data set."""
     folder = ROOT / "reviews"
-    clean, reserve = read_rows(folder / "reviews.csv"), read_rows(folder / "reserve.csv")
-    files = split_files(clean, "sentiment", "text", REVIEW_COLUMNS)
-    raw, problems = make_raw_reviews(clean, reserve)
+    long_rows = read_rows(folder / "reviews.csv", REVIEW_COLUMNS)
+    short = read_rows(folder / "short.csv", REVIEW_COLUMNS + ["tone"])
+    check_labels(long_rows + short, folder / "reviews.csv + short.csv", "sentiment", data.SENTIMENTS)
+    check_labels(short, folder / "short.csv", "tone", TONES)
+    clean = long_rows + short
+    reserve = read_rows(folder / "reserve.csv", REVIEW_COLUMNS)
+    reposts = read_rows(folder / "reposts.csv", ["id", "original_id", "text"])
+    spam = read_rows(folder / "spam.csv", ["id", "text"])
+    mixed = read_rows(folder / "mixed_language.csv", REVIEW_COLUMNS)
+    shifted = read_rows(folder / "shifted.csv", REVIEW_COLUMNS + ["register"])
+    check_labels(shifted, folder / "shifted.csv", "sentiment", data.SENTIMENTS)
+    check_apart([r["text"] for r in shifted], [r["text"] for r in clean], folder / "shifted.csv")
+    splits = split_rows(clean, "sentiment", "text")
+    files = split_files(splits, REVIEW_COLUMNS)
+    raw, eligible = raw_reviews.make_raw_reviews(clean, reserve, reposts, spam, mixed, SEED)
     files["raw.csv"] = csv_text(raw, REVIEW_COLUMNS)
-    splits = read_splits(folder, files)
+    files["raw_truth.csv"] = csv_text(raw, TRUTH_COLUMNS)
+    annotations = annotators.annotate(clean, SEED)
+    files["annotations.csv"] = csv_text(annotations, ANNOTATION_COLUMNS)
     texts = [r["text"] for r in clean]
-    words = [data.word_count(t) for t in texts]
-    stars = Counter(r["stars"] for r in clean)
-    stats = ["### Counts per class and split", ""] + class_table(splits, "sentiment", data.SENTIMENTS)
-    stats += ["", "Stars: " + ", ".join(f"{s} star(s) {stars[s]}" for s in "12345") + ".", "",
-              "Domains: " + ", ".join(f"{d} {n}" for d, n in Counter(r["domain"] for r in clean).most_common()) + ".",
-              "", "### Lengths", "", "| column | unit | min | median | mean | max |", "| --- | --- | --- | --- | --- | --- |",
-              length_table("text", words, "words"), "", "### Diversity", ""] + diversity_lines("text", texts)
-    stats += ["", "### The raw collection (`raw.csv`)", "",
-              f"{len(raw)} rows: the {len(clean)} clean reviews (some altered) plus planted problems:", ""]
-    stats += [f"- {kind}: {count}" for kind, count in sorted(problems.items())]
+    stats = ["### Counts per class and split", "", f"{len(long_rows)} longer reviews (`reviews.csv`) and {len(short)} "
+             "short ones (`short.csv`), split together.", ""] + class_table(splits, "sentiment", data.SENTIMENTS)
+    stats += ["", counts_line("Stars", Counter(r["stars"] for r in clean), tuple("12345")),
+              "", counts_line("Tones of the short reviews (writer's tag)", Counter(r["tone"] for r in short), TONES),
+              "", counts_line("Domains", Counter(r["domain"] for r in clean)),
+              "", "### Lengths", ""] + review_length_lines(clean)
+    stats += ["", "### Diversity", ""] + diversity_lines("text", texts)
+    stats += ["", "### Shortcuts", ""] + shortcut_lines(splits, lambda r: r["text"], "sentiment", shortcuts.REVIEW_CUES)
+    stats += ["", shortcuts.cue_share_lines([(r["text"], r["sentiment"]) for r in clean], shortcuts.HEDGE_WORDS,
+                                            data.SENTIMENTS, "a hedge word")]
+    stats += ["", "### Agreement (`annotations.csv`)", ""] + annotation_lines(annotations, {r["id"]: r for r in clean})
+    stats += ["", "### The raw collection (`raw.csv`, answer key `raw_truth.csv`)", ""]
+    stats += raw_lines(raw, eligible, len(clean))
+    stats += ["", "### Shifted test set (`shifted.csv`)", ""] + shifted_review_lines(shifted)
     return files, stats
+
+
+def sentence_count(text: str) -> int:
+    """Number of sentences: runs of text ending in . ! or ? followed by a space and a capital, a quote or the end."""
+    return len(re.findall(r"[.!?][\"'”’]?(?=\s+[A-Z\"“‘'(]|\s*$)", text.strip())) or 1
+
+
+def news_length_lines(rows: list[dict]) -> list[str]:
+    """Length table of titles and descriptions, the 15-60-word share and sentences per description."""
+    descriptions = [data.word_count(r["description"]) for r in rows]
+    sentences = Counter(min(sentence_count(r["description"]), 4) for r in rows)
+    return TABLE_HEAD + [length_row("title", [data.word_count(r["title"]) for r in rows], "words"),
+                         length_row("description", descriptions, "words"),
+                         "", f"Descriptions of 15-60 words: {share(descriptions, lambda n: 15 <= n <= 60):.1%}. "
+                         "Sentences per description: " + ", ".join(
+                             f"{'4 or more' if k == 4 else k}: {sentences[k]}" for k in sorted(sentences)) + "."]
 
 
 def build_news() -> tuple[dict[str, str], list[str]]:
     """Splits and statistics of the news data set."""
-    rows = read_rows(ROOT / "news" / "news.csv")
-    for row in rows:
-        row["headline"] = row["title"] + ". " + row["description"]
-    files = split_files(rows, "label", "headline", ["id", "title", "description", "label"])
-    splits = read_splits(ROOT / "news", files)
+    folder = ROOT / "news"
+    rows = read_rows(folder / "news.csv", NEWS_COLUMNS)
+    check_labels(rows, folder / "news.csv", "label", data.NEWS_TOPICS)
+    shifted = read_rows(folder / "shifted.csv", NEWS_COLUMNS)
+    check_labels(shifted, folder / "shifted.csv", "label", data.NEWS_TOPICS)
+    headline = lambda r: r["title"] + ". " + r["description"]  # noqa: E731
+    check_apart([headline(r) for r in shifted], [headline(r) for r in rows], folder / "shifted.csv")
+    splits = split_rows([dict(r, headline=headline(r)) for r in rows], "label", "headline")
+    files = split_files(splits, NEWS_COLUMNS)
     stats = ["### Counts per class and split", ""] + class_table(splits, "label", data.NEWS_TOPICS)
-    stats += ["", "### Lengths", "", "| column | unit | min | median | mean | max |", "| --- | --- | --- | --- | --- | --- |",
-              length_table("title", [data.word_count(r["title"]) for r in rows], "words"),
-              length_table("description", [data.word_count(r["description"]) for r in rows], "words"),
-              "", "### Diversity", ""]
-    stats += diversity_lines("title + description", [r["headline"] for r in rows])
+    stats += ["", "### Lengths", ""] + news_length_lines(rows) + ["", "### Diversity", ""]
+    stats += diversity_lines("title + description", [headline(r) for r in rows])
+    stats += ["", "### Shortcuts", "", "Texts are `title. description`, as the lessons feed them to a model.", ""]
+    stats += shortcut_lines(splits, headline, "label", shortcuts.NEWS_CUES)
+    table, p_value, information = shortcuts.spelling_dependence([(headline(r), r["label"]) for r in rows], data.NEWS_TOPICS)
+    stats += ["", "British against American spellings of the same words (metres/meters, -ise/-ize, colour/color, "
+              "programme/program, per cent/percent, ...; the list is `SPELLING_PAIRS` in `shortcuts.py`), per class:", ""]
+    british = sum(shortcuts.spelling_variety(headline(r)) in ("UK", "both") for r in rows)
+    stats += table + ["", f"Dependence of spelling variety on class (items using one variety only): chi-square "
+                          f"p = {p_value:.3f}, mutual information = {information:.3f} bits"
+                          + (" (no item uses a British form, so there is no choice of spelling to carry the class)."
+                             if british == 0 else ".")]
+    stats += ["", "### Shifted test set (`shifted.csv`)", "",
+              f"{len(shifted)} items. " + counts_line("Classes", Counter(r["label"] for r in shifted), data.NEWS_TOPICS),
+              ""] + news_length_lines(shifted)
     return files, stats
+
+
+def zh_length_lines(rows: list[dict], name: str) -> list[str]:
+    """Length table of both sides and the distribution of Chinese lengths in bands."""
+    chars = [len(CHINESE.findall(r["zh"])) for r in rows]
+    bands = [(1, 3), (4, 6), (7, 9), (10, 12), (13, 15), (16, 20), (21, 30), (31, 200)]
+    spread = ", ".join(f"{lo}-{hi if hi < 200 else ''}: {sum(lo <= c <= hi for c in chars)}" for lo, hi in bands)
+    return TABLE_HEAD + [length_row(f"zh ({name})", chars, "Chinese characters"),
+                         length_row(f"en ({name})", [data.word_count(r["en"]) for r in rows], "words"),
+                         "", f"Chinese characters per sentence ({name}), in bands: {spread}."]
 
 
 def build_translation() -> tuple[dict[str, str], list[str]]:
     """Splits and statistics of the Chinese-English data set."""
-    rows = read_rows(ROOT / "translation" / "translation.csv")
-    files = split_files(rows, None, "zh", ["id", "zh", "en"])
-    splits = read_splits(ROOT / "translation", files)
-    zh_chars = [len(re.findall(r"[\u4e00-\u9fff]", r["zh"])) for r in rows]
+    folder = ROOT / "translation"
+    rows = read_rows(folder / "translation.csv", TRANSLATION_COLUMNS)
+    shifted = read_rows(folder / "shifted.csv", TRANSLATION_COLUMNS)
+    check_apart([" ".join(r["zh"]) for r in shifted], [" ".join(r["zh"]) for r in rows], folder / "shifted.csv")
+    splits = split_rows(rows, None, "zh")
+    files = split_files(splits, TRANSLATION_COLUMNS)
     stats = ["### Counts per split", "", "| " + " | ".join(data.SPLITS) + " | total |", "| --- " * 4 + "|",
              "| " + " | ".join(str(len(splits[s])) for s in data.SPLITS) + f" | {len(rows)} |",
-             "", "### Lengths", "", "| column | unit | min | median | mean | max |", "| --- | --- | --- | --- | --- | --- |",
-             length_table("zh", zh_chars, "Chinese characters"),
-             length_table("en", [data.word_count(r["en"]) for r in rows], "words"), "", "### Diversity", ""]
+             "", "### Lengths", ""] + zh_length_lines(rows, "all pairs") + ["", "### Diversity", ""]
     stats += diversity_lines("en", [r["en"] for r in rows])
     stats += diversity_lines("zh (characters as words)", [" ".join(r["zh"]) for r in rows])
+    stats += ["", "### Shifted test set (`shifted.csv`)", "", f"{len(shifted)} pairs.", ""]
+    stats += zh_length_lines(shifted, "shifted")
     return files, stats
 
 
