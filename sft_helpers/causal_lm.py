@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import datasets
+import numpy as np
 import pandas as pd
 import sacrebleu
 import torch
@@ -22,6 +23,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sft_helpers.models import trainable_summary, transformer_blocks
 from sft_helpers.runtime import choose_device
+from sft_helpers.stats import Interval, bootstrap_interval, paired_interval, unpaired_interval
 from sft_helpers.tasks import COURSE_TASKS, TRANSLATION_SYSTEM_PROMPT, Task
 from sft_helpers.train import History, TrainConfig, eval_mode, train
 
@@ -179,6 +181,40 @@ def translation_scores(hypotheses: list[str], references: list[str]) -> dict[str
         "bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
         "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
     }
+
+
+CORPUS_METRICS = {"bleu": sacrebleu.BLEU, "chrf": sacrebleu.CHRF}
+
+
+def sentence_statistics(hypotheses: Sequence[str], references: Sequence[str], metric: str = "chrf") -> np.ndarray:
+    """Per sentence, the counts sacrebleu sums into a corpus BLEU or chrF (one row each), ready to resample."""
+    return np.array(CORPUS_METRICS[metric]()._extract_corpus_statistics(list(hypotheses), [list(references)]))
+
+
+def corpus_score(metric: str = "chrf") -> Callable[[Any, np.ndarray], float]:
+    """score(_, statistics): the corpus BLEU or chrF of resampled sentence statistics (for `sft_helpers.stats`)."""
+    scorer = CORPUS_METRICS[metric]()
+    return lambda _, statistics: float(scorer._compute_score_from_stats(statistics.sum(axis=0).tolist()).score)
+
+
+def translation_interval(hypotheses: Sequence[str], references: Sequence[str], metric: str = "chrf") -> Interval:
+    """Corpus BLEU or chrF with a bootstrap interval over the sentences."""
+    return bootstrap_interval(references, sentence_statistics(hypotheses, references, metric), corpus_score(metric))
+
+
+def paired_translation_difference(hypotheses_a: Sequence[str], hypotheses_b: Sequence[str], references: Sequence[str],
+                                  metric: str = "chrf") -> Interval:
+    """Score(A) − score(B) of two systems on the same sentences, with a paired bootstrap interval."""
+    a, b = (sentence_statistics(hypotheses, references, metric) for hypotheses in (hypotheses_a, hypotheses_b))
+    return paired_interval(references, a, b, corpus_score(metric))
+
+
+def unpaired_translation_difference(hypotheses_a: Sequence[str], references_a: Sequence[str],
+                                    hypotheses_b: Sequence[str], references_b: Sequence[str],
+                                    metric: str = "chrf") -> Interval:
+    """Score on sentence set A − score on a different set B, each set resampled on its own."""
+    return unpaired_interval(references_a, sentence_statistics(hypotheses_a, references_a, metric),
+                             references_b, sentence_statistics(hypotheses_b, references_b, metric), corpus_score(metric))
 
 
 def freeze_decoder(model: PreTrainedModel, trainable_top_blocks: int | None) -> PreTrainedModel:

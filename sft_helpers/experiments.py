@@ -1,13 +1,17 @@
-"""The cheap experiment lessons 03-06 repeat over seeds: a fresh head trained on precomputed sentence vectors."""
+"""The cheap experiment lessons 03-08 repeat over seeds: a fresh head trained on precomputed sentence vectors."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Sequence
 
+import numpy as np
 import torch
+from sklearn.model_selection import StratifiedKFold
 
 from sft_helpers.models import FeatureHead
 from sft_helpers.runtime import seed_everything
-from sft_helpers.train import History, LossFn, MetricFn, TrainConfig, train
+from sft_helpers.features import feature_rows
+from sft_helpers.train import History, LossFn, MetricFn, TrainConfig, predict, train
 
 
 def train_feature_head(
@@ -32,3 +36,22 @@ def train_feature_head(
         head.net[-1].weight.mul_(start_scale)
     history = train(head, train_rows, config, loss_fn, val_rows, metric_fn, progress=False)
     return head, history
+
+
+def out_of_fold_guesses(vectors: torch.Tensor, reference: Sequence[int], training_labels: Sequence[int],
+                        config: TrainConfig, loss_fn: LossFn, num_outputs: int, seeds: Sequence[int] = (0, 1, 2),
+                        folds: int = 5) -> np.ndarray:
+    """Class guesses (items × seeds) of heads trained on `training_labels` of the other folds, never on the item itself.
+
+    Folds are stratified on `reference`, so heads trained on different label sources see the same items.
+    """
+    reference, training_labels = np.asarray(reference), np.asarray(training_labels)
+    guesses = np.zeros((len(reference), len(seeds)), dtype=int)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    for train_items, held_out in splitter.split(np.zeros(len(reference)), reference):
+        rows = feature_rows(vectors[train_items], training_labels[train_items].tolist())
+        scored = feature_rows(vectors[held_out], reference[held_out].tolist())
+        for column, seed in enumerate(seeds):
+            head, _ = train_feature_head(rows, None, config, loss_fn, num_outputs=num_outputs, seed=seed)
+            guesses[held_out, column] = predict(head, scored).argmax(-1).numpy()
+    return guesses

@@ -1,7 +1,7 @@
 """Classification and regression reports on top of scikit-learn."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,18 +38,6 @@ def confusion_frame(truth: Sequence, predicted: Sequence, names: Sequence[str]) 
     labels = list(range(len(names))) if isinstance(truth[0], (int, np.integer)) else list(names)
     matrix = skm.confusion_matrix(truth, predicted, labels=labels)
     return pd.DataFrame(matrix, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted"))
-
-
-def bootstrap_interval(
-    truth: Sequence, predicted: Sequence, score: Callable[[np.ndarray, np.ndarray], float],
-    resamples: int = 1000, level: float = 0.95, seed: int = 0,
-) -> tuple[float, float]:
-    """A percentile bootstrap confidence interval of `score` over resampled test examples."""
-    truth, predicted = np.asarray(truth), np.asarray(predicted)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(truth), size=(resamples, len(truth)))
-    scores = [score(truth[rows], predicted[rows]) for rows in draws]
-    return float(np.quantile(scores, (1 - level) / 2)), float(np.quantile(scores, (1 + level) / 2))
 
 
 def expected_calibration_error(probabilities: torch.Tensor, labels: torch.Tensor, bins: int = 10) -> float:

@@ -1,8 +1,9 @@
 """What a claim rests on: repeated runs over seeds, bootstrap intervals, paired tests, and a verdict.
 
 Used in lessons 01-10. A comparison narrated in a lesson is either repeated over seeds (`over_seeds` +
-`seed_interval`) or tested on the same evaluation items (`paired_interval`, `mcnemar_p`); `verdict` turns the
-interval of the difference into "held", "not distinguishable here" or "reversed".
+`seed_interval`) or tested on the same evaluation items (`paired_interval`, `mcnemar_p`); two different item sets
+(in-domain and shifted) are compared with `unpaired_interval`. `verdict` turns the interval of the difference into
+"held", "not distinguishable here" or "reversed".
 """
 from __future__ import annotations
 
@@ -76,6 +77,11 @@ def bootstrap_interval(truth: Sequence, predicted: Sequence, score: Score, level
     return Interval(float(score(truth, predicted)), low, high, level)
 
 
+def accuracy_over_seeds(truth: Sequence, guesses: Sequence) -> float:
+    """Accuracy averaged over seeds: `guesses` holds one column of predictions per seed (a `Score`)."""
+    return float((np.asarray(guesses) == np.asarray(truth)[:, None]).mean())
+
+
 def paired_interval(truth: Sequence, predicted_a: Sequence, predicted_b: Sequence, score: Score,
                     level: float = LEVEL, seed: int = 0) -> Interval:
     """score(A) − score(B) on the same items, with a paired bootstrap interval (items resampled together)."""
@@ -88,6 +94,22 @@ def paired_interval(truth: Sequence, predicted_a: Sequence, predicted_b: Sequenc
         return Interval(0.0, 0.0, 0.0, level)
     low, high = _bootstrap(difference, len(truth), level, seed)
     return Interval(float(difference(np.arange(len(truth)))), low, high, level)
+
+
+def unpaired_interval(truth_a: Sequence, predicted_a: Sequence, truth_b: Sequence, predicted_b: Sequence,
+                      score: Score, level: float = LEVEL, seed: int = 0) -> Interval:
+    """score(A) − score(B) on two different item sets (e.g. in-domain vs shifted), each set resampled on its own."""
+    truth_a, a, truth_b, b = map(np.asarray, (truth_a, predicted_a, truth_b, predicted_b))
+
+    def difference(rows_a: np.ndarray, rows_b: np.ndarray) -> float:
+        return score(truth_a[rows_a], a[rows_a]) - score(truth_b[rows_b], b[rows_b])
+
+    result = scipy_stats.bootstrap(
+        (np.arange(len(a)), np.arange(len(b))), difference, vectorized=False, paired=False, n_resamples=RESAMPLES,
+        confidence_level=level, method="percentile", random_state=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    return Interval(float(difference(np.arange(len(a)), np.arange(len(b)))), float(low), float(high), level)
 
 
 def mcnemar_p(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> float:

@@ -5,9 +5,10 @@ import torch.nn.functional as F
 
 from sft_helpers import load_causal_lm
 from sft_helpers.causal_lm import (
-    IGNORE_INDEX, add_lora, build_sft_example, causal_lm_loss, freeze_decoder, label_summary, learned_text,
-    peak_memory, prompt_and_answer_lengths, sft_collator, sft_rows, share_with_chinese, translate, translation_messages,
-    translation_scores,
+    IGNORE_INDEX, add_lora, build_sft_example, causal_lm_loss, corpus_score, freeze_decoder, label_summary,
+    learned_text, paired_translation_difference, peak_memory, prompt_and_answer_lengths, sentence_statistics, sft_collator, sft_rows,
+    share_with_chinese, translate, translation_interval, translation_messages, translation_scores,
+    unpaired_translation_difference,
 )
 from sft_helpers.models import count_parameters
 from sft_helpers.tasks import Task
@@ -141,3 +142,22 @@ def test_prompt_and_answer_lengths_count_masked_and_learned_positions(tokenizer)
     for row, (prompt, answer) in zip(rows, lengths[["prompt", "answer"]].itertuples(index=False)):
         assert prompt == row["labels"].count(IGNORE_INDEX) and prompt + answer == len(row["input_ids"])
         assert answer == len(tokenizer(learned_text(tokenizer, row["labels"]), add_special_tokens=False)["input_ids"])
+
+
+def test_sentence_statistics_resample_to_the_corpus_score():
+    hypotheses = ["The cat sat on the mat.", "I like green tea.", "It rains today."]
+    references = ["The cat sat on a mat.", "I love green tea.", "Today it is raining."]
+    for metric in ("bleu", "chrf"):
+        statistics = sentence_statistics(hypotheses, references, metric)
+        assert statistics.shape[0] == 3
+        assert corpus_score(metric)(None, statistics) == pytest.approx(translation_scores(hypotheses, references)[metric])
+
+
+def test_translation_intervals_hold_the_corpus_score_and_the_differences():
+    references = [f"The train to town number {n} leaves at nine." for n in range(40)]
+    good = list(references)
+    poor = [f"A bus {n} goes later." for n in range(40)]
+    interval = translation_interval(good, references)
+    assert interval.estimate == pytest.approx(100.0) and interval.low == pytest.approx(100.0)
+    assert paired_translation_difference(good, poor, references).low > 0
+    assert unpaired_translation_difference(good, references, poor, references).low > 0

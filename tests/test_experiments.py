@@ -2,7 +2,9 @@
 import torch
 import torch.nn.functional as F
 
-from sft_helpers.experiments import train_feature_head
+import numpy as np
+
+from sft_helpers.experiments import out_of_fold_guesses, train_feature_head
 from sft_helpers.features import feature_rows
 from sft_helpers.metrics import classification_metrics
 from sft_helpers.train import TrainConfig
@@ -31,3 +33,15 @@ def test_start_scale_multiplies_the_initial_output_weights():
     plain, _ = train_feature_head(rows, None, config, F.cross_entropy, num_outputs=2, seed=0)
     scaled, _ = train_feature_head(rows, None, config, F.cross_entropy, num_outputs=2, start_scale=20.0, seed=0)
     assert torch.allclose(scaled.net[-1].weight, 20 * plain.net[-1].weight, atol=1e-6)
+
+
+def test_out_of_fold_guesses_learn_from_the_given_labels_only():
+    rows = separable_rows(80)
+    vectors, reference = torch.stack([r["features"] for r in rows]), [int(r["labels"]) for r in rows]
+    config = TrainConfig(lr=5e-2, epochs=10, batch_size=8)
+    right = out_of_fold_guesses(vectors, reference, reference, config, F.cross_entropy, num_outputs=2, seeds=(0, 1))
+    flipped = out_of_fold_guesses(vectors, reference, [1 - label for label in reference], config, F.cross_entropy,
+                                  num_outputs=2, seeds=(0, 1))
+    assert right.shape == (80, 2)
+    assert (right == np.array(reference)[:, None]).mean() > 0.9
+    assert (flipped == np.array(reference)[:, None]).mean() < 0.1

@@ -42,17 +42,6 @@ def test_report_and_confusion_frames_name_the_classes():
     assert matrix.loc["a", "b"] == 1 and matrix.values.sum() == 4
 
 
-def test_bootstrap_interval_contains_the_score_and_narrows_with_more_data():
-    rng = np.random.default_rng(0)
-    truth = rng.integers(0, 2, 2000)
-    predicted = np.where(rng.random(2000) < 0.8, truth, 1 - truth)
-    accuracy = lambda t, p: (t == p).mean()  # noqa: E731
-    low, high = metrics.bootstrap_interval(truth[:100], predicted[:100], accuracy)
-    wide_low, wide_high = low, high
-    low, high = metrics.bootstrap_interval(truth, predicted, accuracy)
-    assert low < accuracy(truth, predicted) < high and (high - low) < (wide_high - wide_low)
-
-
 def test_calibration_error_is_zero_when_confidence_matches_accuracy():
     probabilities = torch.tensor([[0.75, 0.25]] * 4)
     assert metrics.expected_calibration_error(probabilities, torch.tensor([0, 0, 0, 1])) == pytest.approx(0)

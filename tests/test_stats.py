@@ -57,6 +57,22 @@ def test_paired_interval_of_identical_predictions_is_zero():
     assert stats.paired_interval(truth, truth, truth, accuracy_score) == stats.Interval(0.0, 0.0, 0.0)
 
 
+def test_unpaired_interval_separates_two_item_sets_only_when_they_differ():
+    truth = np.ones(300, dtype=int)
+    easy, hard = correct_answers(0.9, 300, 7), correct_answers(0.6, 200, 8)
+    shift = stats.unpaired_interval(truth, easy, truth[:200], hard, accuracy_score)
+    assert shift.estimate == pytest.approx(easy.mean() - hard.mean())
+    assert stats.verdict(shift) == stats.HELD
+    same = stats.unpaired_interval(truth, easy, truth[:200], correct_answers(0.9, 200, 9), accuracy_score)
+    assert stats.verdict(same) == stats.NOT_DISTINGUISHABLE
+
+
+def test_accuracy_over_seeds_averages_the_columns():
+    truth = np.array([0, 1, 2, 1])
+    guesses = np.array([[0, 0], [1, 2], [2, 2], [0, 0]])
+    assert stats.accuracy_over_seeds(truth, guesses) == pytest.approx(5 / 8)
+
+
 def test_mcnemar_p_is_small_only_when_one_side_wins_the_disagreements():
     right = np.ones(60, dtype=bool)
     mostly_wrong = np.r_[np.zeros(20, dtype=bool), np.ones(40, dtype=bool)]
