@@ -20,9 +20,10 @@ from sft_helpers.causal_lm import (
     causal_lm_loss, freeze_decoder, generate_replies, sft_collator, sft_rows, translation_scores,
 )
 from sft_helpers.finetuned import (
-    CONFIG_FILE, MAX_LENGTH, UNFINISHED_FILE, FineTunedFolderError, FineTunedGenerator, FineTunedRegressor,
-    data_record, load_finetuned, save_finetuned, save_generator,
+    CONFIG_FILE, MAX_LENGTH, UNFINISHED_FILE, FineTunedFolderError, FineTunedGenerator, FineTunedInstruct,
+    FineTunedRegressor, data_record, load_finetuned, save_finetuned, save_generator, save_instruct,
 )
+from sft_helpers import instruct
 from sft_helpers.metrics import classification_metrics, classification_report_frame, confusion_frame, regression_metrics
 from sft_helpers.models import encoder_classifier, freeze, transformer_blocks
 from sft_helpers.plots import plot_confusion
@@ -52,6 +53,7 @@ ENCODER = Recipe("minilm", 2, TrainConfig(lr=1e-4, batch_size=32, epochs=2, sche
 DECODER = Recipe("smollm2-135m", None, TrainConfig(lr=1e-4, batch_size=8, epochs=1, scheduler="linear",
                                                    warmup_steps=5, group_by_length=True))
 RECIPES = {CLASSIFICATION: ENCODER, REGRESSION: ENCODER, SEQ2SEQ: DECODER}
+INSTRUCT = Recipe("smollm2-135m", None, instruct.CONFIG)  # `sft-course train instruct`: lesson 10's recipe
 MONITORS = {  # the validation values --monitor can follow, by kind
     CLASSIFICATION: ("loss", "accuracy", "macro_f1"), REGRESSION: ("loss", "mse", "mae", "r2"), SEQ2SEQ: ("loss",)}
 
@@ -94,6 +96,14 @@ def positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def share(text: str) -> float:
+    """An argparse type: a number >= 0 and < 1."""
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 0 and < 1, got {value}")
     return value
 
 
@@ -260,8 +270,73 @@ def run_report(accelerator: Any, history: History, seconds: float) -> dict[str, 
             "stopped_early": history.stopped_early, "seconds": round(seconds, 2)}
 
 
+def instruct_data_record(split_sizes: dict[str, int]) -> dict[str, Any]:
+    """What an instruction model's card says about its data: each file (path, bytes, SHA-256) and the split sizes."""
+    files = {"phrasings": instruct.PHRASINGS_FILE, "general_train": instruct.GENERAL_TRAIN_FILE,
+             "general_eval": instruct.GENERAL_EVAL_FILE}
+    files |= {f"{task}_{split}": COURSE_TASKS[task].files[split] for task in instruct.TASKS
+              for split in ("train", "validation")}
+    return {"files": {key: data.file_record(path) for key, path in files.items()}, "split_sizes": split_sizes}
+
+
+def write_instructions(path: Path, items: Sequence[instruct.Instruction]) -> None:
+    """Write instructions as a CSV file (task, phrasing, prompt, answer)."""
+    data.write_rows(path, [asdict(item) for item in items], ["task", "phrasing", "prompt", "answer"])
+
+
+def train_instruct_command(args: argparse.Namespace) -> None:
+    """Instruction-tune a chat model on the course's three tasks (lesson 10's recipe); save it with card and report."""
+    if args.data is not None:
+        raise CommandError("instruct trains on the course's instruction data; --data is for one task of your own")
+    check_out(args.out, args.overwrite)
+    config = train_config(args, INSTRUCT)
+    if args.patience is None:  # --patience not given: the recipe stops early (the option's default is for the others)
+        config = replace(config, patience=INSTRUCT.config.patience)
+    if config.monitor != "loss":
+        raise CommandError(f"--monitor {config.monitor} is not measured for instruct; choose loss")
+    size = args.max_examples or instruct.TRAIN_SIZE
+    train_items = instruct.instruction_set("train", size, general_share=args.general_share, seed=config.seed)
+    validation_items = instruct.instruction_set("validation", max(len(instruct.TASKS), size // 4), seed=config.seed)
+    model_name = getattr(args, "model", INSTRUCT.model)
+    depth = getattr(args, "trainable_top_layers", INSTRUCT.trainable_top_layers)
+    accelerator = make_accelerator(choose_device())
+    seed_everything(config.seed)
+    model, tokenizer = load_causal_lm(model_name)
+    check_top_layers(depth, len(transformer_blocks(model.model)))
+    run = instruct.train_instruct(freeze_decoder(model, depth), tokenizer, train_items, validation_items, config,
+                                  accelerator=accelerator)
+    report = run_report(accelerator, run.history, run.seconds)
+    metrics = ({"val_loss": min(epoch["val_loss"] for epoch in run.history.epochs)}
+               | instruct.evaluate_instruct(model, tokenizer, "validation", args.eval_examples, config.seed))
+    settings = asdict(config) | {"model": model_name, "trainable_top_layers": "all" if depth is None else depth,
+                                 "max_length": instruct.MAX_LENGTH, "max_examples": args.max_examples,
+                                 "general_share": args.general_share, "eval_examples": args.eval_examples}
+    heldout = [{"id": p.id, "task": p.task, "language": p.language, "template": p.template}
+               for p in instruct.load_phrasings() if p.split == instruct.HELDOUT]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=args.out.parent, prefix=f".{args.out.name}-unfinished-"))
+    try:
+        (staging / UNFINISHED_FILE).touch()
+        save_instruct(model, tokenizer, staging, model_name, settings, metrics, instruct.MIXING_RATIO,
+                      args.general_share, heldout,
+                      instruct_data_record({"train": len(train_items), "validation": len(validation_items)}))
+        (staging / DATA_FOLDER).mkdir()
+        write_instructions(staging / DATA_FOLDER / "train.csv", train_items)
+        write_instructions(staging / DATA_FOLDER / "validation.csv", validation_items)
+        (staging / REPORT_FILE).write_text(json.dumps(report | metrics, indent=2) + "\n", encoding="utf-8")
+        staging.chmod(0o755)
+        publish(staging, args.out, args.overwrite)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    shown = ", ".join(f"{key} {value:.3f}" for key, value in metrics.items())
+    print(f"instruct: {len(train_items)} training instructions, {len(report['epochs'])} epoch(s), trained in "
+          f"{report['seconds']:.1f} s; validation {shown}. Saved to {args.out}")
+
+
 def train_command(args: argparse.Namespace) -> None:
     """Fine-tune a model for a task with Accelerate (one or many processes); save it with a model card and a report."""
+    if args.task == instruct.INSTRUCT_TASK:
+        return train_instruct_command(args)
     task = command_task(args)
     check_out(args.out, args.overwrite)
     accelerator = make_accelerator(choose_device())
@@ -298,7 +373,10 @@ def train_command(args: argparse.Namespace) -> None:
 def predict_command(args: argparse.Namespace) -> None:
     """Print each text's output, predicted value, or predicted label and that label's probability."""
     model = load_finetuned(args.folder)
-    if isinstance(model, FineTunedGenerator):
+    if isinstance(model, FineTunedInstruct):
+        for text, output in zip(args.texts, model.answer(args.texts)):
+            print(f"{text}  ->  {output}")
+    elif isinstance(model, FineTunedGenerator):
         for text, output in zip(args.texts, model.generate(args.texts)):
             print(f"{text}  ->  {output}")
     elif isinstance(model, FineTunedRegressor):
@@ -352,6 +430,13 @@ def score(model: Any, task: Task, rows: list[dict[str, str]], folder: Path, stem
 def evaluate_command(args: argparse.Namespace) -> None:
     """Score a saved model on a labelled file; print the scores; write them (and a confusion matrix) into its folder."""
     model = load_finetuned(args.folder)
+    if isinstance(model, FineTunedInstruct):
+        if args.data is not None:
+            raise CommandError("an instruct model is evaluated on the course's test items; --data is not used")
+        metrics = instruct.evaluate_instruct(model.model, model.tokenizer, "test", args.max_examples or 32)
+        (args.folder / "evaluation-test.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        print("instruct on the test items: " + ", ".join(f"{key} {value:.3f}" for key, value in metrics.items()))
+        return
     path = evaluation_file(args.folder, model.config, args.data)
     task = saved_task(model.config, path)
     rows = data.read_rows(path, task.columns)
@@ -380,8 +465,9 @@ def add_train_parser(commands: Any) -> None:
     """The `train` sub-command: a course task or your own file, the recipe's settings unless given."""
     parser = commands.add_parser("train", help="fine-tune a model on a course task or your own file; save it",
                                  epilog=MULTI_PROCESS)
-    parser.add_argument("task", nargs="?", choices=sorted(COURSE_TASKS),
-                        help="a course task: sentiment of reviews, topic of news items, Chinese-to-English translation")
+    parser.add_argument("task", nargs="?", choices=sorted(COURSE_TASKS) + [instruct.INSTRUCT_TASK],
+                        help="a course task: sentiment of reviews, topic of news items, Chinese-to-English translation;"
+                             " or instruct: one chat model for all three (lesson 10)")
     parser.add_argument("--out", required=True, type=Path, help="folder to save the model, its card, splits and report")
     parser.add_argument("--overwrite", action="store_true", help="replace a model already saved in --out")
     own = parser.add_argument_group("your own data (instead of a course task)")
@@ -424,6 +510,12 @@ def add_train_parser(commands: Any) -> None:
                           help="use only the first N training and N//4 validation examples (quick runs)")
     settings.add_argument("--seed", type=int, default=defaults.seed,
                           help="seed of the split, the new head and the shuffling (default %(default)s)")
+    tuned = parser.add_argument_group("instruct only")
+    tuned.add_argument("--general-share", type=share, default=instruct.GENERAL_SHARE,
+                       help="share of general instructions mixed into the training data (default %(default)s)")
+    tuned.add_argument("--eval-examples", type=positive_int, default=24, metavar="N",
+                       help="validation items per task (and per kind of phrasing) scored by generation "
+                            "(default %(default)s)")
     parser.set_defaults(run=train_command)
 
 
@@ -442,7 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_parser.add_argument("--data", type=Path,
                                  help="a .csv or .jsonl file with the model's columns (default: its test split)")
     evaluate_parser.add_argument("--max-examples", type=positive_int, metavar="N",
-                                 help="score only the first N examples (quick runs)")
+                                 help="score only the first N examples (quick runs; instruct: N items per task, "
+                                      "default 32)")
     evaluate_parser.set_defaults(run=evaluate_command)
     return parser
 

@@ -17,7 +17,7 @@ from sft_helpers.runtime import choose_device
 from sft_helpers.tasks import Task, course_task
 from sft_helpers.train import eval_mode
 
-CLASSIFIER, REGRESSOR, GENERATOR = "classifier", "regressor", "generator"
+CLASSIFIER, REGRESSOR, GENERATOR, INSTRUCT = "classifier", "regressor", "generator", "instruct"
 CONFIG_FILE, HEAD_FILE, CARD_FILE, BACKBONE_FOLDER, MODEL_FOLDER = (
     "sft_config.json", "head.pt", "README.md", "backbone", "model")
 UNFINISHED_FILE = "UNFINISHED"  # present while a folder is being written; such a folder never loads
@@ -27,12 +27,14 @@ REQUIRED_FILES = {
     CLASSIFIER: ENCODER_FILES,
     REGRESSOR: ENCODER_FILES,
     GENERATOR: (CONFIG_FILE, "model/config.json", "model/model.safetensors", "model/tokenizer_config.json"),
+    INSTRUCT: (CONFIG_FILE, "model/config.json", "model/model.safetensors", "model/tokenizer_config.json"),
 }
 BASE_KEYS = ("kind", "task", "description", "base_model", "hyperparameters", "metrics", "data")
 CONFIG_KEYS = {
     CLASSIFIER: (*BASE_KEYS, "labels", "pooling", "num_outputs"),
     REGRESSOR: (*BASE_KEYS, "pooling", "num_outputs"),
     GENERATOR: (*BASE_KEYS, "system_prompt", "max_new_tokens"),
+    INSTRUCT: (*BASE_KEYS, "tasks", "mixing_ratio", "general_share", "heldout_phrasings", "max_new_tokens"),
 }
 MAX_LENGTH = 128
 LIMITS = {
@@ -41,6 +43,8 @@ LIMITS = {
     REGRESSOR: "Its numbers are not bounded to the range seen in training, and it gives no uncertainty.",
     GENERATOR: "A small model fine-tuned on little data: fluent output that is often wrong in content; greedy "
                "decoding, outputs cut after the configured number of new tokens. Do not rely on it for meaning.",
+    INSTRUCT: "A small chat model tuned on three narrow tasks: it may answer other instructions worse than before "
+              "(see the forgetting probe above), and its answers to the tasks can be wrong or malformed.",
 }
 
 
@@ -192,7 +196,8 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise FineTunedFolderError(f"{path} should hold a JSON object, found {type(config).__name__}")
     kind = config.get("kind")
     if kind not in REQUIRED_FILES:
-        raise FineTunedFolderError(f"{folder}: this folder holds a {kind} model, not a {' or a '.join(REQUIRED_FILES)}")
+        kinds = " or ".join(("an " if name[0] in "aeiou" else "a ") + name for name in REQUIRED_FILES)
+        raise FineTunedFolderError(f"{folder}: this folder holds a {kind} model, not {kinds}")
     missing = [key for key in CONFIG_KEYS[kind] if key not in config]
     if missing:
         raise FineTunedFolderError(f"{path} lacks the key(s) {', '.join(missing)}")
@@ -207,14 +212,14 @@ def check_folder(folder: Path, task: str | None = None) -> dict[str, Any]:
         raise FineTunedFolderError(f"{folder} was left by a run that did not finish; train again")
     if not (folder / CONFIG_FILE).is_file():
         raise FineTunedFolderError(f"{folder} is not a fine-tuned model: missing {CONFIG_FILE} "
-                                   "(save one with save_finetuned or save_generator, or `sft-course train`)")
+                                   "(save one with save_finetuned, save_generator or save_instruct, or `sft-course train`)")
     config = read_config(folder)
     if task is not None and config["task"] != task:
         raise FineTunedFolderError(f"{folder} holds a model fine-tuned for {config['task']}, not for {task}")
     missing = [name for name in REQUIRED_FILES[config["kind"]] if not (folder / name).is_file()]
     if missing:
         raise FineTunedFolderError(f"{folder} is not a complete fine-tuned {config['kind']}: missing "
-                                   f"{', '.join(missing)} (save it again with save_finetuned or save_generator)")
+                                   f"{', '.join(missing)} (save it again with save_finetuned, save_generator or save_instruct)")
     return config
 
 
@@ -318,16 +323,123 @@ class FineTunedGenerator:
                                     self.config["system_prompt"], batch_size)
 
 
-FineTuned = FineTunedClassifier | FineTunedRegressor | FineTunedGenerator
+def instruct_card(config: dict[str, Any]) -> str:
+    """The model card of an instruction-tuned model: tasks, mixing ratio, held-out phrasings, data, scores, limits."""
+    ratio = ", ".join(f"{task} {share:g}" for task, share in config["mixing_ratio"].items())
+    heldout = "\n".join(f"| {p['id']} | {p['task']} | {p['language']} | {p['template']!r} |"
+                         for p in config["heldout_phrasings"])
+    files = "\n".join(f"| {key} | `{f['path']}` | {f['bytes']:,} | `{f['sha256']}` |"
+                       for key, f in config["data"]["files"].items())
+    return f"""# Fine-tuned instruction model ({', '.join(config['tasks'])})
+
+Answers {config['description']}: a text, greedily decoded (at most {config['max_new_tokens']} new tokens).
+Made with `sft-course` (the `sft_helpers` package of the SFT course).
+
+## Use
+```python
+from sft_helpers.finetuned import load_finetuned
+
+model = load_finetuned("path/to/this/folder")
+model.answer(["What is the sentiment of this review? Answer with one word: negative, neutral or positive.\\n\\nGreat!"])
+```
+or from a shell: `sft-course predict path/to/this/folder "your instruction here"`.
+
+## Base model
+{describe_base_model(config['base_model'])}, fully fine-tuned on (instruction, answer) chats in its own chat format
+(its default system prompt, the instruction as the user's turn, the answer as the assistant's). The loss counted the
+answer's tokens only (the prompt had the label -100). `model/` holds the weights and the tokenizer with its chat
+template.
+
+## Tasks and data
+Tasks: {', '.join(config['tasks'])}; classification answers are the label name. Mixing ratio between the tasks:
+{ratio}; share of general instructions mixed in: {config['general_share']:g}.
+Instructions were built from the train splits, each phrased with one of the *train* phrasings only. These
+held-out phrasings were never trained on; they measure how the model follows instructions it did not see:
+
+| id | task | language | template |
+| --- | --- | --- | --- |
+{heldout}
+
+| file | path | bytes | SHA-256 |
+| --- | --- | --- | --- |
+{files}
+
+Instructions per split: {', '.join(f"{k} {v:,}" for k, v in config['data']['split_sizes'].items())}. License: MIT.
+
+## Training configuration
+{markdown_table(config['hyperparameters'], ('setting', 'value'))}
+
+## Measured results
+Validation items, asked with train and with held-out phrasings; `general_probe_accuracy` is the share of 35 general
+questions answered right (accepted answer as a whole word).
+
+{markdown_table(config['metrics'], ('metric', 'value'))}
+
+## Limits
+- Texts are cut after {config['max_new_tokens']} new tokens.
+- {LIMITS[INSTRUCT]}
+- A teaching model: do not use it for decisions about people.
+"""
+
+
+def save_instruct(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    folder: str | Path,
+    base_model: str,
+    hyperparameters: dict[str, Any],
+    metrics: dict[str, Any],
+    mixing_ratio: dict[str, float],
+    general_share: float,
+    heldout_phrasings: list[dict[str, str]],
+    data_info: dict[str, Any],
+    max_new_tokens: int = MAX_NEW_TOKENS,
+) -> Path:
+    """Save an instruction-tuned causal LM (weights, tokenizer, config) with its model card; return the folder."""
+    if hasattr(model, "merge_and_unload"):
+        raise TypeError("this is a LoRA (PEFT) model: merge the adapters first, model = model.merge_and_unload()")
+    tasks = list(mixing_ratio)
+    config = {"kind": INSTRUCT, "task": INSTRUCT, "base_model": base_model,
+              "description": "instructions for " + ", ".join(tasks) + " (and general questions)",
+              "hyperparameters": hyperparameters, "metrics": metrics, "data": data_info, "tasks": tasks,
+              "mixing_ratio": mixing_ratio, "general_share": general_share, "heldout_phrasings": heldout_phrasings,
+              "max_new_tokens": max_new_tokens}
+    folder = Path(folder)
+    save_pretrained(model, tokenizer, folder / MODEL_FOLDER)
+    return write_config_and_card(folder, config, instruct_card(config))
+
+
+class FineTunedInstruct:
+    """A saved instruction-tuned model loaded back, ready to answer instructions."""
+
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: dict[str, Any]):
+        self.model, self.tokenizer, self.config = model.eval(), tokenizer, config
+
+    @property
+    def task(self) -> str:
+        """What the model was fine-tuned for ("instruct")."""
+        return self.config["task"]
+
+    def answer(self, prompts: list[str], max_new_tokens: int | None = None, batch_size: int = 16) -> list[str]:
+        """Greedy answers through the chat template, at most `max_new_tokens` (default: the saved limit) each."""
+        check_texts(prompts)
+        with eval_mode(self.model):
+            return generate_replies(self.model, self.tokenizer, prompts, max_new_tokens or self.config["max_new_tokens"],
+                                    None, batch_size)
+
+
+FineTuned = FineTunedClassifier | FineTunedRegressor | FineTunedGenerator | FineTunedInstruct
 
 
 def load_finetuned(folder: str | Path, device: str | None = None, task: str | None = None) -> FineTuned:
-    """Load a model saved by `save_finetuned` or `save_generator` (checked to be for `task`, if given) on `device`."""
+    """Load a model saved by `save_finetuned`, `save_generator` or `save_instruct` (checked to be for `task`, if given)
+    on `device`."""
     folder = Path(folder)
     config = check_folder(folder, task)
-    if config["kind"] == GENERATOR:
+    if config["kind"] in (GENERATOR, INSTRUCT):
         model, tokenizer = load_causal_lm(str(folder / MODEL_FOLDER))
-        return FineTunedGenerator(model.to(choose_device(device)), tokenizer, config)
+        loaded = FineTunedGenerator if config["kind"] == GENERATOR else FineTunedInstruct
+        return loaded(model.to(choose_device(device)), tokenizer, config)
     backbone, tokenizer = load_encoder(str(folder / BACKBONE_FOLDER))
     model = PretrainedClassifier(backbone, config["num_outputs"], config["pooling"])
     model.head.load_state_dict(torch.load(folder / HEAD_FILE, map_location="cpu", weights_only=True))

@@ -10,10 +10,13 @@ import sys
 import pytest
 from accelerate import Accelerator
 
-from sft_helpers import cli
+from sft_helpers import cli, instruct
 from sft_helpers.cli import build_parser, main, train_config
 from sft_helpers.data import NEWS_TOPICS
-from sft_helpers.finetuned import FineTunedClassifier, FineTunedGenerator, FineTunedRegressor, load_finetuned
+from sft_helpers.finetuned import (
+    FineTunedClassifier, FineTunedGenerator, FineTunedInstruct, FineTunedRegressor, load_finetuned,
+)
+from sft_helpers.instruct import HELDOUT, load_phrasings
 
 HEADLINE = "Stocks fell sharply after the central bank raised rates."
 QUICK = ["--max-examples", "64", "--epochs", "1"]
@@ -250,6 +253,40 @@ def test_translation_train_then_predict_and_evaluate(tmp_path, capsys):
 
     main(["evaluate", str(tmp_path), "--max-examples", "4"])
     assert "test.csv (4 examples): bleu " in capsys.readouterr().out
+
+
+def test_instruct_train_then_predict_and_evaluate(tmp_path, capsys):
+    main(["train", "instruct", "--out", str(tmp_path), "--max-examples", "8", "--batch-size", "4",
+          "--eval-examples", "2"])
+    report = json.loads((tmp_path / "training_report.json").read_text())
+    assert report["steps_per_process"][0] in (2, 4) and 0 <= report["general_probe_accuracy"] <= 1
+    assert 0 <= report["validation_news_accuracy_heldout_phrasings"] <= 1
+    assert 0 <= report["validation_translation_chrf_train_phrasings"] <= 100
+    config = json.loads((tmp_path / "sft_config.json").read_text())
+    assert (config["kind"], config["general_share"], config["hyperparameters"]["patience"]) == ("instruct", 0.25, 1)
+    assert config["data"]["split_sizes"] == {"train": 8, "validation": 3}
+    with (tmp_path / "data" / "train.csv").open(encoding="utf-8") as file:
+        phrasings = [row["phrasing"] for row in csv.DictReader(file)]
+    assert len(phrasings) == 8 and not set(phrasings) & {p.id for p in load_phrasings() if p.split == HELDOUT}
+    assert "Fine-tuned instruction model" in (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "Saved to" in capsys.readouterr().out
+    assert isinstance(load_finetuned(tmp_path), FineTunedInstruct)
+
+    main(["predict", str(tmp_path), "What is the capital of France?"])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("What is the capital of France?  ->  ")
+
+    main(["evaluate", str(tmp_path), "--max-examples", "2"])
+    assert "instruct on the test items: test_news_accuracy_train_phrasings " in capsys.readouterr().out
+    assert fails(["train", "instruct", "--out", str(tmp_path / "x"), "--general-share", "1"], capsys).endswith(
+        "must be >= 0 and < 1, got 1.0")
+
+
+def test_instruct_defaults_are_the_lesson_recipe():
+    args = build_parser().parse_args(["train", "instruct", "--out", "x"])
+    assert cli.INSTRUCT.config is instruct.CONFIG and cli.INSTRUCT.model == "smollm2-135m"
+    assert (args.general_share, args.eval_examples, instruct.CONFIG.eval_every, instruct.CONFIG.patience) == (
+        instruct.GENERAL_SHARE, 24, 5, 1)
 
 
 @pytest.mark.parametrize("task, expected", [
