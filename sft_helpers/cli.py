@@ -280,8 +280,8 @@ def instruct_data_record(split_sizes: dict[str, int]) -> dict[str, Any]:
 
 
 def write_instructions(path: Path, items: Sequence[instruct.Instruction]) -> None:
-    """Write instructions as a CSV file (task, phrasing, prompt, answer)."""
-    data.write_rows(path, [asdict(item) for item in items], ["task", "phrasing", "prompt", "answer"])
+    """Write instructions as a CSV file (task, source row id, phrasing, prompt, answer)."""
+    data.write_rows(path, [asdict(item) for item in items], ["task", "source", "phrasing", "prompt", "answer"])
 
 
 def train_instruct_command(args: argparse.Namespace) -> None:

@@ -286,7 +286,7 @@ def test_instruct_defaults_are_the_lesson_recipe():
     args = build_parser().parse_args(["train", "instruct", "--out", "x"])
     assert cli.INSTRUCT.config is instruct.CONFIG and cli.INSTRUCT.model == "smollm2-135m"
     assert (args.general_share, args.eval_examples, instruct.CONFIG.eval_every, instruct.CONFIG.patience) == (
-        instruct.GENERAL_SHARE, 24, 5, 1)
+        instruct.GENERAL_SHARE, 24, 6, 1)
 
 
 @pytest.mark.parametrize("task, expected", [

@@ -170,3 +170,21 @@ def test_reload_errors_name_the_problem(saved_instruct, tmp_path):
         load_finetuned(tmp_path / "b")
     with pytest.raises(FineTunedFolderError, match="fine-tuned for instruct, not for news"):
         load_finetuned(saved_instruct[2], task="news")
+
+
+def test_last_token_features_ignore_right_padding(smollm2):
+    model, tokenizer = smollm2
+    texts = ["Stocks fell.", "The home team won the final after extra time, and the fans sang all night."]
+    together = instruct.last_token_features(model, tokenizer, texts)
+    alone = instruct.last_token_features(model, tokenizer, texts[:1])
+    assert together.shape == (2, model.config.hidden_size)
+    assert abs(together[0] - alone[0]).max() < 1e-4
+
+
+def test_each_task_is_answered_with_its_own_length_limit(smollm2):
+    items = instruction_set("test", 6, {"news": 1.0, "translation": 1.0})
+    assert [instruct.answer_limit(task) for task in ("news", "translation", GENERAL)] == [
+        instruct.LABEL_TOKENS, instruct.TRANSLATION_TOKENS, instruct.PROBE_TOKENS]
+    assert all(item.source for item in items)
+    with pytest.raises(ValueError, match="one task at a time"):
+        instruct.answer_items(*smollm2, items)
