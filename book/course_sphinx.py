@@ -3,7 +3,12 @@
 sphinx-thebe registers its inline configuration script once per reading pass, and Jupyter Book runs two, so
 every page declared `const THEBE_JS_URL` twice and the browser logged "Identifier 'THEBE_JS_URL' has already
 been declared". We keep the first of any identical script on a page.
+
+The book has an English and a Chinese edition (book/zh/, built into html/zh/). Every page starts with a link to
+the same page in the other edition; `course_other_edition` in each edition's _config.yml says where that edition's
+root is, relative to this one's, and how to name it.
 """
+from html import escape
 
 
 def keep_first_of_identical_scripts(app, pagename, templatename, context, doctree):
@@ -18,7 +23,21 @@ def keep_first_of_identical_scripts(app, pagename, templatename, context, doctre
         context["script_files"][:] = unique
 
 
+def link_other_edition(app, pagename, templatename, context, doctree):
+    """Start the page with a link to the same page in the other language (pages from the toc only)."""
+    other = app.config.course_other_edition
+    if not other or doctree is None or "body" not in context:
+        return
+    href = escape("../" * pagename.count("/") + other["root"] + pagename + ".html")
+    lang = escape(other["lang"])
+    context["body"] = (f'<p class="language-switch" style="text-align: right"><a href="{href}" hreflang="{lang}" '
+                       f'lang="{lang}">{escape(other["label"])}</a></p>\n' + context["body"])
+    context["metatags"] = context.get("metatags", "") + f'\n<link rel="alternate" hreflang="{lang}" href="{href}" />'
+
+
 def setup(app):
+    app.add_config_value("course_other_edition", {}, "html")
+    app.connect("html-page-context", link_other_edition)
     # First in line: html-page-context stops at the first handler that returns a template name.
     app.connect("html-page-context", keep_first_of_identical_scripts, priority=1)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
