@@ -43,9 +43,9 @@ HAND_WRITTEN = {"intro", "glossary", "references"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def lessons(folder: Path = NOTEBOOKS) -> list[Path]:
-    """The English lesson notebooks, in reading order."""
-    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+def lessons(folder: Path | None = None) -> list[Path]:
+    """The English lesson notebooks (or those in `folder`), in reading order."""
+    return sorted((folder or NOTEBOOKS).glob("[0-9][0-9]_*.ipynb"))
 
 
 def translation_file(lesson: Path) -> Path:
@@ -226,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check":
         found = problems()
-        print(*found, sep="\n")
+        if found:
+            print(*found, sep="\n")
         print(f"Chinese edition: {len(found)} problems (above)" if found
               else "Chinese edition: every markdown cell is translated from the English it has now")
         return 1 if found else 0
