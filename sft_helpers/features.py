@@ -94,6 +94,28 @@ def cache_frozen_activations(
     return cached
 
 
+@torch.no_grad()
+def advance_cache(
+    classifier: torch.nn.Module, cached: Sequence[dict], from_top_layers: int, to_top_layers: int, batch_size: int = 64
+) -> list[dict[str, torch.Tensor]]:
+    """The cache for `to_top_layers` trainable blocks, from the cache for more: runs only the frozen blocks in between."""
+    backbone = classifier.backbone
+    blocks = transformer_blocks(backbone)
+    between = list(blocks[len(blocks) - from_top_layers : len(blocks) - to_top_layers])
+    device, was_training = next(classifier.parameters()).device, classifier.training
+    classifier.eval()
+    order = sorted(range(len(cached)), key=lambda i: len(cached[i]["hidden"]))
+    advanced: list[dict[str, torch.Tensor]] = [{} for _ in order]
+    for start in range(0, len(order), batch_size):
+        rows = [cached[i] for i in order[start : start + batch_size]]
+        batch = collate_cached(rows)
+        hidden = run_blocks(backbone, between, batch["hidden"].to(device), batch["attention_mask"].to(device))
+        for index, row, states in zip(order[start : start + batch_size], rows, hidden.float().cpu()):
+            advanced[index] = {"hidden": states[: len(row["hidden"])].clone(), "labels": row["labels"]}
+    classifier.train(was_training)
+    return advanced
+
+
 def input_embeddings(backbone: torch.nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
     """What the first block receives: token (+ position and type) embeddings."""
     if hasattr(backbone, "embeddings"):

@@ -7,7 +7,8 @@
 - The Chinese edition (built the same way into html/zh/): every page is marked lang="zh-CN", links to its English
   twin and back, has a Chinese title, loads with no failed request and no console error, and fetches nothing but
   local files (no web fonts).
-- A live JupyterLab on a copy of lesson 05: run it, change a setting, press Train, and the run table gains a row.
+- A live JupyterLab on a copy of lesson 05: run the panel's cells (imports, data, panel), change a setting, press
+  Train, and the run table gains a row.
 
 Without chromium or Playwright these tests skip with one line saying how to enable them; CI (`.ci/run`) installs
 chromium and sets SFT_REQUIRE_BROWSER=1, so there they fail instead of skipping.
@@ -35,6 +36,8 @@ ENABLE = "browser tests skipped: install Debian's chromium (apt-get install chro
 LESSONS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PANEL_LESSON = "05_hyperparameter_tuning"
 PANEL_LABELS = ["learning rate", "batch size", "epochs", "optimiser", "top layers", "weight decay"]
+# The code cells the panel needs: imports, the encoder and data, the panel itself (the lesson's experiments are skipped).
+PANEL_CELL_MARKERS = ("from sft_helpers import", 'load_encoder("minilm")', "TrialContext(", "panel.widget()")
 # Logged by the PyData Sphinx theme once per page opened from file:// (harmless, not our asset).
 THEME_NOISE = re.compile(r"Got invalid theme mode")
 
@@ -289,8 +292,13 @@ def lab(tmp_path):
     server.wait(timeout=30)
 
 
-@pytest.mark.skipif(os.environ.get("SFT_LIVE_LAB") != "1",
-                    reason="live JupyterLab test: opt in with SFT_LIVE_LAB=1 (it runs all of lesson 05 in a kernel)")
+def panel_cell_indices() -> list[int]:
+    """Indices of lesson 05's code cells that the panel needs."""
+    cells = json.loads((ROOT / "notebooks" / f"{PANEL_LESSON}.ipynb").read_text())["cells"]
+    return [i for i, cell in enumerate(cells)
+            if cell["cell_type"] == "code" and any(marker in "".join(cell["source"]) for marker in PANEL_CELL_MARKERS)]
+
+
 def test_live_panel_in_jupyterlab_trains_and_adds_a_row(browser, lab):
     url, token, work = lab
     committed = (ROOT / "notebooks" / f"{PANEL_LESSON}.ipynb").read_bytes()
@@ -302,7 +310,15 @@ def test_live_panel_in_jupyterlab_trains_and_adds_a_row(browser, lab):
     page.wait_for_function("window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
                            timeout=120_000)
     assert "official Jupyter news" not in page.evaluate("document.body.innerText"), "the news popup is shown"
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    indices = panel_cell_indices()
+    assert len(indices) >= 3, indices
+    page.evaluate("""async (indices) => {
+        const notebook = window.jupyterapp.shell.currentWidget.content;
+        for (const index of indices) {
+            notebook.activeCellIndex = index;
+            await window.jupyterapp.commands.execute("notebook:run-cell");
+        }
+    }""", indices)
     # The panel is drawn once its cell has run; the notebook's own first trial is the table's first row.
     train = page.locator(".jp-OutputArea button.widget-button", has_text="Train")
     train.wait_for(timeout=600_000)

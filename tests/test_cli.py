@@ -12,7 +12,7 @@ from accelerate import Accelerator
 
 from sft_helpers import cli
 from sft_helpers.cli import build_parser, main, train_config
-from sft_helpers.data import NEWS_TOPICS
+from sft_helpers.data import DATA_ROOT, NEWS_TOPICS
 from sft_helpers.finetuned import FineTunedClassifier, FineTunedGenerator, FineTunedRegressor, load_finetuned
 
 HEADLINE = "Stocks fell sharply after the central bank raised rates."
@@ -71,6 +71,8 @@ def test_train_then_predict_and_evaluate(tmp_path, capsys):
 
     main(["evaluate", str(tmp_path)])
     assert "test.csv (132 examples): accuracy" in capsys.readouterr().out.splitlines()[-1]
+    main(["evaluate", str(tmp_path), "--data", str(DATA_ROOT / "news" / "shifted.csv")])
+    assert "shifted.csv (200 examples): accuracy" in capsys.readouterr().out.splitlines()[-1]
 
 
 def test_your_own_csv_end_to_end(tmp_path, capsys):

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from sft_helpers import load_causal_lm, load_encoder
-from sft_helpers.features import CachedTop, cache_frozen_activations, collate_cached, padding_mask
+from sft_helpers.features import CachedTop, advance_cache, cache_frozen_activations, collate_cached, padding_mask
 from sft_helpers.models import (
     count_parameters, decoder_classifier, encoder_classifier, freeze, parameters_by_block, trainable_summary,
 )
@@ -71,6 +71,17 @@ def test_cached_path_gives_the_full_models_logits_in_eval_mode(minilm, k):
     batch = collate_cached(cache_frozen_activations(model, rows_for(tokenizer), k))
     actual = CachedTop(model, k).eval()(batch["hidden"], batch["attention_mask"])
     assert torch.allclose(expected, actual, atol=1e-5)
+
+
+def test_advancing_a_cache_matches_caching_fewer_trainable_blocks(minilm):
+    encoder, tokenizer = minilm
+    model = freeze(encoder_classifier(encoder, 3), 2).eval()
+    deeper = cache_frozen_activations(model, rows_for(tokenizer), 2)
+    for fewer in (1, 0):
+        direct = cache_frozen_activations(model, rows_for(tokenizer), fewer)
+        advanced = advance_cache(model, deeper, 2, fewer)
+        assert all(torch.allclose(a["hidden"], d["hidden"], atol=1e-5) for a, d in zip(advanced, direct))
+        assert all(torch.equal(a["labels"], d["labels"]) for a, d in zip(advanced, direct))
 
 
 def test_cached_path_is_exact_for_the_decoder_too(smollm2):
