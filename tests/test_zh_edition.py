@@ -106,6 +106,14 @@ def test_the_chinese_book_has_every_page_of_the_english_one():
     assert (ROOT / "book" / "zh" / "notebooks").resolve() == zh_edition.ZH_NOTEBOOKS.resolve()
 
 
+@pytest.mark.parametrize("lesson", LESSONS, ids=ids(LESSONS))
+def test_every_lesson_is_in_the_chinese_intro_and_readme(lesson):
+    intro = (ROOT / "book" / "zh" / "intro.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+    assert f"{{download}}`{lesson.name} <notebooks/{lesson.name}>`" in intro, "add a row to book/zh/intro.md"
+    assert f"(notebooks/zh/{lesson.name})" in readme, "add a row to README.zh-CN.md"
+
+
 def test_glossary_and_references_use_the_seed_terms_and_cite_the_seed_article():
     table = (ROOT / "book" / "zh" / "glossary_table.md").read_text(encoding="utf-8")
     missing = [term for term in SEED_TERMS + USUAL_TERMS if term not in table]
