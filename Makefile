@@ -37,6 +37,7 @@ lab: setup
 course: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 notebooks/[0-9]*.ipynb
 	$(BIN)/python book/tidy_notebooks.py notebooks/[0-9]*.ipynb
+	$(BIN)/python book/zh_edition.py build
 
 # The two test workers share the cores, half each: with more threads than cores their OpenMP threads
 # wait on each other, and a CI run's training cells took up to 9x longer than alone.
@@ -58,11 +59,16 @@ $(VENDOR_STAMP):
 		$(VENDOR)/static/html-manager/dist/*.svg $(VENDOR)/extra/$$d/; done
 	touch $@
 
+# Two editions from one source: the English book, then the Chinese one (book/zh: the English notebooks with their
+# markdown translated, see book/zh_edition.py), copied into html/zh/; every page links to its twin.
 book: setup $(VENDOR_STAMP)
 	$(BIN)/python book/claims_ledger.py notebooks book/claims.md
+	$(BIN)/python book/zh_edition.py build
 	$(BIN)/jupyter-book build book/ --warningiserror --keep-going
+	$(BIN)/jupyter-book build book/zh/ --warningiserror --keep-going
+	rm -rf book/_build/html/zh && cp -r book/zh/_build/html book/_build/html/zh
 	$(BIN)/python book/check_offline.py book/_build/html
-	@echo "The course site is at $(CURDIR)/book/_build/html/index.html"
+	@echo "The course site is at $(CURDIR)/book/_build/html/index.html (中文版: book/_build/html/zh/index.html)"
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
@@ -72,5 +78,5 @@ constraints: setup
 	$(PIP) freeze --exclude-editable | sed 's/+cpu$$//' >> constraints.txt.new && mv constraints.txt.new constraints.txt
 
 clean:
-	rm -rf book/_build $(VENDOR) book/claims.md .pytest_cache
+	rm -rf book/_build book/zh/_build $(VENDOR) book/claims.md book/zh/claims.md book/zh/_toc.yml .pytest_cache
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -4,6 +4,9 @@
   no failed request and no console error from our assets, MathJax has typeset the math, no harness marker is
   visible, lesson 05's panel shows every control at a readable width, solutions stay collapsed until clicked,
   search works, and every lesson has a download link.
+- The Chinese edition (built the same way into html/zh/): every page is marked lang="zh-CN", links to its English
+  twin and back, has a Chinese title, loads with no failed request and no console error, and fetches nothing but
+  local files (no web fonts).
 - A live JupyterLab on a copy of lesson 05: run the panel's cells (imports, data, panel), change a setting, press
   Train, and the run table gains a row.
 
@@ -86,9 +89,11 @@ class PageLog:
         page.on("pageerror", lambda e: self.errors.append(str(e)))
 
 
-def open_page(browser, url: str, width: int = 1280):
+def open_page(browser, url: str, width: int = 1280, requested: list | None = None):
     page = browser.new_page(viewport={"width": width, "height": 900})
     log = PageLog(page)
+    if requested is not None:
+        page.on("request", lambda r: requested.append(r.url))
     page.goto(url, wait_until="load")
     page.wait_for_function("!window.MathJax || !window.MathJax.startup || window.MathJax.startup.promise", timeout=20_000)
     page.evaluate("window.MathJax && window.MathJax.startup ? window.MathJax.startup.promise : null")
@@ -207,6 +212,48 @@ def test_every_lesson_can_be_downloaded(browser, book):
         assert any(link.endswith(f"/{lesson}.ipynb") for link in downloads), f"{lesson}: no download link on the intro page"
         page.close()
     assert (book / "claims.html").exists(), "the claims ledger page is missing"
+
+
+@pytest.fixture(scope="module")
+def zh_book(book, tmp_path_factory) -> Path:
+    """The Chinese edition built from the committed notebooks/zh and copied into html/zh/ (as `make book` does)."""
+    out = tmp_path_factory.mktemp("zh-book")
+    subprocess.run([sys.executable, str(ROOT / "book" / "zh_edition.py"), "book-source"], check=True, capture_output=True)
+    build = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT / "book" / "zh"),
+                            "--path-output", str(out), "--warningiserror", "--keep-going"], capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    shutil.rmtree(book / "zh", ignore_errors=True)
+    shutil.copytree(out / "_build" / "html", book / "zh")
+    return book / "zh"
+
+
+ZH_PAGES = ["intro", "glossary", "references", "claims"] + [f"notebooks/{lesson}" for lesson in LESSONS]
+
+
+def test_every_chinese_page_is_chinese_links_its_english_twin_and_stays_offline(browser, book, zh_book):
+    problems = []
+    for name in ZH_PAGES:
+        path = zh_book / f"{name}.html"
+        assert path.exists(), f"no Chinese page for {name}"
+        requested = []
+        page, log = open_page(browser, path.as_uri(), requested=requested)
+        if page.evaluate("document.documentElement.lang") != "zh-CN":
+            problems.append(f"{name}: lang is not zh-CN")
+        if not re.search(r"[\u4e00-\u9fff]", page.locator("h1").first.inner_text()):
+            problems.append(f"{name}: the title is not in Chinese")
+        twin = (path.parent / page.locator("p.language-switch a").first.get_attribute("href")).resolve()
+        if twin != (book / f"{name}.html").resolve():
+            problems.append(f"{name}: the language link points at {twin}")
+        problems += [f"{name}: request failed: {f}" for f in log.failed]
+        problems += [f"{name}: console error: {e}" for e in log.errors]
+        problems += [f"{name}: fetched from elsewhere: {url}" for url in requested if not url.startswith(("file:", "data:", "blob:"))]
+        page.close()
+        english, _ = open_page(browser, (book / f"{name}.html").as_uri())
+        back = english.locator("p.language-switch a").first
+        if back.get_attribute("hreflang") != "zh-CN" or ((book / name).parent / back.get_attribute("href")).resolve() != path.resolve():
+            problems.append(f"{name}: the English page does not link to its Chinese twin")
+        english.close()
+    assert not problems, "\n".join(problems)
 
 
 def free_port() -> int:
