@@ -281,6 +281,12 @@ class FineTunedRegressor(FineTunedEncoder):
         return [{"value": value} for value in self.outputs(texts, batch_size).reshape(-1).tolist()]
 
 
+def check_merged(model: PreTrainedModel) -> None:
+    """Refuse a LoRA (PEFT) model: the adapters must be merged into the weights before saving."""
+    if hasattr(model, "merge_and_unload"):
+        raise TypeError("this is a LoRA (PEFT) model: merge the adapters first, model = model.merge_and_unload()")
+
+
 def save_generator(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -293,8 +299,7 @@ def save_generator(
     data_info: dict[str, Any] | None = None,
 ) -> Path:
     """Save a causal LM fine-tuned for a seq2seq task (weights, tokenizer, config) and its card; return the folder."""
-    if hasattr(model, "merge_and_unload"):
-        raise TypeError("this is a LoRA (PEFT) model: merge the adapters first, model = model.merge_and_unload()")
+    check_merged(model)
     task = course_task(task) if isinstance(task, str) else task
     config = {"kind": GENERATOR, "task": task.name, "description": task.description, "base_model": base_model,
               "hyperparameters": hyperparameters, "metrics": metrics, "data": data_info or data_record(task),
@@ -304,16 +309,20 @@ def save_generator(
     return write_config_and_card(folder, config, model_card(config))
 
 
-class FineTunedGenerator:
-    """A saved seq2seq model (a causal LM) loaded back: its model, tokenizer and config, ready to generate."""
+class SavedCausalLM:
+    """A saved causal LM loaded back: its model (in evaluation mode), tokenizer and config."""
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: dict[str, Any]):
         self.model, self.tokenizer, self.config = model.eval(), tokenizer, config
 
     @property
     def task(self) -> str:
-        """The task the model was fine-tuned for."""
+        """The task the model was fine-tuned for ("instruct" for an instruction-tuned model)."""
         return self.config["task"]
+
+
+class FineTunedGenerator(SavedCausalLM):
+    """A saved seq2seq model (a causal LM) loaded back, ready to generate."""
 
     def generate(self, texts: list[str], batch_size: int = 16) -> list[str]:
         """The output for each input text (greedy, with the system prompt the model was trained with)."""
@@ -396,8 +405,7 @@ def save_instruct(
     max_new_tokens: int = MAX_NEW_TOKENS,
 ) -> Path:
     """Save an instruction-tuned causal LM (weights, tokenizer, config) with its model card; return the folder."""
-    if hasattr(model, "merge_and_unload"):
-        raise TypeError("this is a LoRA (PEFT) model: merge the adapters first, model = model.merge_and_unload()")
+    check_merged(model)
     tasks = list(mixing_ratio)
     config = {"kind": INSTRUCT, "task": INSTRUCT, "base_model": base_model,
               "description": "instructions for " + ", ".join(tasks) + " (and general questions)",
@@ -409,16 +417,8 @@ def save_instruct(
     return write_config_and_card(folder, config, instruct_card(config))
 
 
-class FineTunedInstruct:
+class FineTunedInstruct(SavedCausalLM):
     """A saved instruction-tuned model loaded back, ready to answer instructions."""
-
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: dict[str, Any]):
-        self.model, self.tokenizer, self.config = model.eval(), tokenizer, config
-
-    @property
-    def task(self) -> str:
-        """What the model was fine-tuned for ("instruct")."""
-        return self.config["task"]
 
     def answer(self, prompts: list[str], max_new_tokens: int | None = None, batch_size: int = 16) -> list[str]:
         """Greedy answers through the chat template, at most `max_new_tokens` (default: the saved limit) each."""
