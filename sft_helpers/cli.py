@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import datasets
 import matplotlib.pyplot as plt
@@ -238,24 +239,32 @@ def publish(staging: Path, out: Path, overwrite: bool) -> None:
     staging.rename(out)
 
 
+@contextlib.contextmanager
+def staged_folder(out: Path, overwrite: bool) -> Iterator[Path]:
+    """A hidden folder beside `out` (with an empty data folder) to save a run into; it becomes `out` only when the
+    block finishes, and is removed if it fails."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-unfinished-"))
+    try:
+        (staging / UNFINISHED_FILE).touch()
+        (staging / DATA_FOLDER).mkdir()
+        yield staging
+        staging.chmod(0o755)  # mkdtemp made it private to its owner
+        publish(staging, out, overwrite)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def finish(args: argparse.Namespace, task: Task, rows: dict[str, list[dict[str, str]]], job: Job,
            settings: dict[str, Any], report: dict[str, Any]) -> None:
     """Validate, then save model, card, splits and report into a hidden folder, and move it to --out at the end."""
     metrics = validation_metrics(task, job, rows["validation"], settings["model"])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=args.out.parent, prefix=f".{args.out.name}-unfinished-"))
-    try:
-        (staging / UNFINISHED_FILE).touch()
+    with staged_folder(args.out, args.overwrite) as staging:
         save_model(staging, task, job, settings["model"], settings, metrics,
                    data_record(task, {split: len(rows[split]) for split in SPLITS}))
-        (staging / DATA_FOLDER).mkdir()
         for split in SPLITS:
             data.write_rows(staging / DATA_FOLDER / f"{split}.csv", rows[split], list(rows[split][0]))
         (staging / REPORT_FILE).write_text(json.dumps(report | metrics, indent=2) + "\n", encoding="utf-8")
-        staging.chmod(0o755)  # mkdtemp made it private to its owner
-        publish(staging, args.out, args.overwrite)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     shown = ", ".join(f"{key[4:]} {value:.3f}" for key, value in metrics.items())
     print(f"{task.name}: {len(rows['train'])} training examples, {len(report['epochs'])} epoch(s), "
           f"{report['processes']} process(es) ({report['distributed_type']}), trained in {report['seconds']:.1f} s; "
@@ -313,21 +322,13 @@ def train_instruct_command(args: argparse.Namespace) -> None:
                                  "general_share": args.general_share, "eval_examples": args.eval_examples}
     heldout = [{"id": p.id, "task": p.task, "language": p.language, "template": p.template}
                for p in instruct.load_phrasings() if p.split == instruct.HELDOUT]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=args.out.parent, prefix=f".{args.out.name}-unfinished-"))
-    try:
-        (staging / UNFINISHED_FILE).touch()
+    with staged_folder(args.out, args.overwrite) as staging:
         save_instruct(model, tokenizer, staging, model_name, settings, metrics, instruct.MIXING_RATIO,
                       args.general_share, heldout,
                       instruct_data_record({"train": len(train_items), "validation": len(validation_items)}))
-        (staging / DATA_FOLDER).mkdir()
         write_instructions(staging / DATA_FOLDER / "train.csv", train_items)
         write_instructions(staging / DATA_FOLDER / "validation.csv", validation_items)
         (staging / REPORT_FILE).write_text(json.dumps(report | metrics, indent=2) + "\n", encoding="utf-8")
-        staging.chmod(0o755)
-        publish(staging, args.out, args.overwrite)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     shown = ", ".join(f"{key} {value:.3f}" for key, value in metrics.items())
     print(f"instruct: {len(train_items)} training instructions, {len(report['epochs'])} epoch(s), trained in "
           f"{report['seconds']:.1f} s; validation {shown}. Saved to {args.out}")

@@ -214,10 +214,14 @@ def normalise(text: str) -> str:
     return " ".join(re.sub(r"[\W_]+", " ", text.lower()).split())
 
 
+def word_position(text: str, phrase: str) -> int:
+    """Where `phrase` first occurs in `text` as whole word(s), both normalised; -1 if it does not."""
+    return f" {normalise(text)} ".find(f" {normalise(phrase)} ")
+
+
 def parse_label(reply: str, labels: Sequence[str]) -> str | None:
     """The label a reply names first, as a whole word in any case ("Sci/Tech" also as "sci tech"); None if none."""
-    padded = f" {normalise(reply)} "
-    found = {label: padded.find(f" {normalise(label)} ") for label in labels}
+    found = {label: word_position(reply, label) for label in labels}
     named = {label: position for label, position in found.items() if position >= 0}
     return min(named, key=named.get) if named else None
 
@@ -257,8 +261,7 @@ def load_probe(path: Path = GENERAL_EVAL_FILE) -> list[dict[str, Any]]:
 
 def probe_correct(reply: str, accepted: Sequence[str]) -> bool:
     """Whether an accepted answer occurs as a whole word (or words) in the normalised reply."""
-    padded = f" {normalise(reply)} "
-    return any(f" {normalise(answer_)} " in padded for answer_ in accepted)
+    return any(word_position(reply, answer_) >= 0 for answer_ in accepted)
 
 
 def probe_results(replies: Sequence[str], probe: Sequence[dict[str, Any]]) -> np.ndarray:
