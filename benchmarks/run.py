@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from sft_helpers import load_causal_lm, load_encoder, seed_everything
+from sft_helpers import instruct, load_causal_lm, load_encoder, seed_everything
 from sft_helpers.causal_lm import sft_rows, train_translator, translate
 from sft_helpers.data import load_course_data
 from sft_helpers.features import sentence_embeddings
@@ -36,6 +37,17 @@ def translation_rows() -> list[tuple[str, float]]:
     ]
 
 
+def instruct_rows() -> list[tuple[str, float]]:
+    """Lessons 10-11's hot paths: caching the frozen blocks once per chat, and a step of the top blocks on 8 chats."""
+    model, tokenizer = load_causal_lm("smollm2-135m")
+    items = instruct.instruction_set("train", 64, seed=0)
+    run = instruct.train_instruct(model, tokenizer, items[8:], items[:8], replace(instruct.CONFIG, epochs=1, warmup_steps=0))
+    return [
+        ("instruction SFT: caching the frozen blocks, per chat", run.cache_seconds / len(items)),
+        ("instruction SFT: one step of the top 4 blocks on 8 cached chats", run.seconds / len(run.history.steps)),
+    ]
+
+
 def main() -> None:
     """Run each benchmark once and write a Markdown table."""
     seed_everything(0)
@@ -46,6 +58,7 @@ def main() -> None:
         ("load SmolLM2-135M (converted, cached)", timed(lambda: load_causal_lm("smollm2-135m"))),
         ("MiniLM mean-pooled features, 1,000 sentences", timed(lambda: sentence_embeddings(encoder, tokenizer, sentences))),
         *translation_rows(),
+        *instruct_rows(),
     ]
     report = environment_report(torch.device("cpu"))
     lines = ["| benchmark | seconds |", "| --- | --- |"] + [f"| {name} | {seconds:.2f} |" for name, seconds in rows]

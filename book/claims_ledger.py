@@ -21,7 +21,8 @@ Every claim the lessons test, with what this run of the course measured. The pag
 notebooks by `book/claims_ledger.py` when the book is built: each row comes from a cell that computed the effect and
 its 95% interval and asserted the verdict. *Held*: the whole interval supports the claim. *Not distinguishable here*:
 the interval contains no effect. *Reversed*: the interval points the other way. *Partly*: the lesson explains which
-part held.
+part held. A claim that one thing does *as well as* another carries a margin fixed before the run: it held when the
+whole interval lies above minus the margin, and is reversed when the whole interval lies below it.
 
 """
 
@@ -33,9 +34,10 @@ def claims_in(notebook: Path) -> list[dict]:
             for output in cell.get("outputs", []) if CLAIM_MIME in output.get("data", {})]
 
 
-def interval_text(effect: dict, unit: str) -> str:
-    """'+4.2 [1.0, 7.5] points' from a stored interval."""
-    return f"{effect['estimate']:+.3g} [{effect['low']:.3g}, {effect['high']:.3g}] {unit}".strip()
+def interval_text(effect: dict, unit: str, margin: float | None = None) -> str:
+    """'+4.2 [1.0, 7.5] points' from a stored interval, with the margin of an "as well as" claim."""
+    shown = f"{effect['estimate']:+.3g} [{effect['low']:.3g}, {effect['high']:.3g}] {unit}".strip()
+    return shown if margin is None else f"{shown} (margin {margin:g})"
 
 
 def ledger_markdown(notebooks: list[Path]) -> str:
@@ -45,7 +47,7 @@ def ledger_markdown(notebooks: list[Path]) -> str:
         for claim in claims_in(notebook):
             verdicts[claim["verdict"]] += 1
             link = f"[{notebook.stem[:2]}](notebooks/{notebook.stem}.ipynb)"
-            cells = [link, claim["claim"], claim["measured"], interval_text(claim["effect"], claim["unit"]),
+            cells = [link, claim["claim"], claim["measured"], interval_text(claim["effect"], claim["unit"], claim.get("margin")),
                      f"**{claim['verdict']}**"]
             rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     summary = "".join(f"{', ' if i else ': '}{count} {verdict}" for i, (verdict, count) in enumerate(verdicts.most_common()))

@@ -186,7 +186,7 @@ def chinese_toc(english: dict) -> dict:
 
 CLAIMS_HEADER = """# 论断台账
 
-各课检验的每一条论断，以及本次运行测得的结果。本页在构建时由 `book/zh_edition.py`（借助 `book/claims_ledger.py`）从已执行的 notebook 生成：每一行都来自一个计算了效应量及其 95% 置信区间、并用 `assert` 检查了结论的代码单元。论断与测量的文字由各课代码以英文写出，与英文版逐字相同；结论一栏的含义是：*Held*（成立）——整个区间都支持该论断；*Not distinguishable here*（此处无法区分）——区间包含零效应；*Reversed*（相反）——区间指向另一方向；*Partly*（部分成立）——课文说明了哪一部分成立。
+各课检验的每一条论断，以及本次运行测得的结果。本页在构建时由 `book/zh_edition.py`（借助 `book/claims_ledger.py`）从已执行的 notebook 生成：每一行都来自一个计算了效应量及其 95% 置信区间、并用 `assert` 检查了结论的代码单元。论断与测量的文字由各课代码以英文写出，与英文版逐字相同；结论一栏的含义是：*Held*（成立）——整个区间都支持该论断；*Not distinguishable here*（此处无法区分）——区间包含零效应；*Reversed*（相反）——区间指向另一方向；*Partly*（部分成立）——课文说明了哪一部分成立。论断“一个模型与另一个一样好”带有运行前定下的容差（margin）：整个区间都高于负的容差时为成立，整个区间都低于负的容差时为相反。
 
 """
 

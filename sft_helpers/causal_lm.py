@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from peft import LoraConfig, get_peft_model
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from sft_helpers.features import cache_hidden, padding_mask, run_blocks
 from sft_helpers.models import trainable_summary, transformer_blocks
 from sft_helpers.runtime import choose_device
 from sft_helpers.stats import Interval, bootstrap_interval, paired_interval, unpaired_interval
@@ -230,6 +231,55 @@ def freeze_decoder(model: PreTrainedModel, trainable_top_blocks: int | None) -> 
         block.requires_grad_(True)
     model.model.norm.requires_grad_(trainable_top_blocks > 0)
     return model
+
+
+class CachedDecoderTop(torch.nn.Module):
+    """The top blocks of a causal LM fed with cached activations of its frozen blocks; logits at answer positions only
+    (the vocabulary projection is the costliest layer, and the prompt's positions are never learned)."""
+
+    def __init__(self, causal_lm: PreTrainedModel, top_blocks: int):
+        super().__init__()
+        blocks = transformer_blocks(causal_lm.model)
+        self.causal_lm, self.top = causal_lm, list(blocks[len(blocks) - top_blocks :])
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor, answer_at: torch.Tensor,
+                **_: torch.Tensor) -> torch.Tensor:
+        """Next-token logits at the positions marked in `answer_at`, one row per marked position."""
+        backbone = self.causal_lm.model
+        hidden = backbone.norm(run_blocks(backbone, self.top, hidden, attention_mask))
+        return self.causal_lm.lm_head(hidden[answer_at])
+
+
+def cache_decoder_activations(model: PreTrainedModel, rows: Sequence[dict[str, Any]], top_blocks: int,
+                              batch_size: int = 32) -> list[dict[str, torch.Tensor]]:
+    """Per chat (or prompt), the hidden states entering the top `top_blocks` blocks, computed once."""
+    blocks = transformer_blocks(model.model)
+    return cache_hidden(model.model, list(blocks[: len(blocks) - top_blocks]), rows, batch_size)
+
+
+def collate_cached_answers(rows: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Pad cached chats; mark each position whose next token is learned, and give those tokens as flat labels."""
+    hidden = torch.nn.utils.rnn.pad_sequence([r["hidden"] for r in rows], batch_first=True)
+    labels = pad_right([r["labels"].tolist() for r in rows], IGNORE_INDEX)
+    answer_at = torch.zeros_like(labels, dtype=torch.bool)
+    answer_at[:, :-1] = labels[:, 1:] != IGNORE_INDEX
+    return {"hidden": hidden, "attention_mask": padding_mask(torch.tensor([len(r["hidden"]) for r in rows]),
+                                                             hidden.shape[1]),
+            "answer_at": answer_at, "labels": labels[:, 1:][answer_at[:, :-1]]}
+
+
+def collate_cached_prompts(rows: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Pad cached prompts and mark each one's last position, whose logits give the answer's first token."""
+    lengths = torch.tensor([len(r["hidden"]) for r in rows])
+    hidden = torch.nn.utils.rnn.pad_sequence([r["hidden"] for r in rows], batch_first=True)
+    answer_at = torch.zeros(hidden.shape[:2], dtype=torch.bool)
+    answer_at[torch.arange(len(rows)), lengths - 1] = True
+    return {"hidden": hidden, "attention_mask": padding_mask(lengths, hidden.shape[1]), "answer_at": answer_at}
+
+
+def answer_token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the answer tokens (logits and labels already picked at the answer positions)."""
+    return F.cross_entropy(logits.float(), labels)
 
 
 def add_lora(

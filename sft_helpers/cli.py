@@ -54,7 +54,7 @@ ENCODER = Recipe("minilm", 2, TrainConfig(lr=1e-4, batch_size=32, epochs=2, sche
 DECODER = Recipe("smollm2-135m", None, TrainConfig(lr=1e-4, batch_size=8, epochs=1, scheduler="linear",
                                                    warmup_steps=5, group_by_length=True))
 RECIPES = {CLASSIFICATION: ENCODER, REGRESSION: ENCODER, SEQ2SEQ: DECODER}
-INSTRUCT = Recipe("smollm2-135m", None, instruct.CONFIG)  # `sft-course train instruct`: lesson 10's recipe
+INSTRUCT = Recipe("smollm2-135m", instruct.TOP_BLOCKS, instruct.CONFIG)  # `sft-course train instruct` (lesson 10)
 MONITORS = {  # the validation values --monitor can follow, by kind
     CLASSIFICATION: ("loss", "accuracy", "macro_f1"), REGRESSION: ("loss", "mse", "mae", "r2"), SEQ2SEQ: ("loss",)}
 
@@ -305,16 +305,17 @@ def train_instruct_command(args: argparse.Namespace) -> None:
         raise CommandError(f"--monitor {config.monitor} is not measured for instruct; choose loss")
     size = args.max_examples or instruct.TRAIN_SIZE
     train_items = instruct.instruction_set("train", size, general_share=args.general_share, seed=config.seed)
-    validation_items = instruct.instruction_set("validation", max(len(instruct.TASKS), size // 4), seed=config.seed)
+    validation_items = instruct.instruction_set("validation", min(instruct.VALIDATION_SIZE, max(6, size // 4)),
+                                                seed=config.seed)
     model_name = getattr(args, "model", INSTRUCT.model)
     depth = getattr(args, "trainable_top_layers", INSTRUCT.trainable_top_layers)
     accelerator = make_accelerator(choose_device())
     seed_everything(config.seed)
     model, tokenizer = load_causal_lm(model_name)
     check_top_layers(depth, len(transformer_blocks(model.model)))
-    run = instruct.train_instruct(freeze_decoder(model, depth), tokenizer, train_items, validation_items, config,
+    run = instruct.train_instruct(model, tokenizer, train_items, validation_items, config, depth,
                                   accelerator=accelerator)
-    report = run_report(accelerator, run.history, run.seconds)
+    report = run_report(accelerator, run.history, run.seconds) | {"cache_seconds": round(run.cache_seconds, 2)}
     metrics = ({"val_loss": min(epoch["val_loss"] for epoch in run.history.epochs)}
                | instruct.evaluate_instruct(model, tokenizer, "validation", args.eval_examples, config.seed))
     settings = asdict(config) | {"model": model_name, "trainable_top_layers": "all" if depth is None else depth,
@@ -330,8 +331,8 @@ def train_instruct_command(args: argparse.Namespace) -> None:
         write_instructions(staging / DATA_FOLDER / "validation.csv", validation_items)
         (staging / REPORT_FILE).write_text(json.dumps(report | metrics, indent=2) + "\n", encoding="utf-8")
     shown = ", ".join(f"{key} {value:.3f}" for key, value in metrics.items())
-    print(f"instruct: {len(train_items)} training instructions, {len(report['epochs'])} epoch(s), trained in "
-          f"{report['seconds']:.1f} s; validation {shown}. Saved to {args.out}")
+    print(f"instruct: {len(train_items)} training instructions, {len(report['epochs'])} epoch(s), frozen blocks cached "
+          f"in {run.cache_seconds:.1f} s, trained in {report['seconds']:.1f} s; validation {shown}. Saved to {args.out}")
 
 
 def train_command(args: argparse.Namespace) -> None:
@@ -434,7 +435,7 @@ def evaluate_command(args: argparse.Namespace) -> None:
     if isinstance(model, FineTunedInstruct):
         if args.data is not None:
             raise CommandError("an instruct model is evaluated on the course's test items; --data is not used")
-        metrics = instruct.evaluate_instruct(model.model, model.tokenizer, "test", args.max_examples or 32)
+        metrics = instruct.evaluate_instruct(model.model, model.tokenizer, "test", args.max_examples)
         (args.folder / "evaluation-test.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
         print("instruct on the test items: " + ", ".join(f"{key} {value:.3f}" for key, value in metrics.items()))
         return
@@ -468,7 +469,7 @@ def add_train_parser(commands: Any) -> None:
                                  epilog=MULTI_PROCESS)
     parser.add_argument("task", nargs="?", choices=sorted(COURSE_TASKS) + [instruct.INSTRUCT_TASK],
                         help="a course task: sentiment of reviews, topic of news items, Chinese-to-English translation;"
-                             " or instruct: one chat model for all three (lesson 10)")
+                             " or instruct: one chat model for all three (lessons 10 and 11)")
     parser.add_argument("--out", required=True, type=Path, help="folder to save the model, its card, splits and report")
     parser.add_argument("--overwrite", action="store_true", help="replace a model already saved in --out")
     own = parser.add_argument_group("your own data (instead of a course task)")
@@ -515,7 +516,7 @@ def add_train_parser(commands: Any) -> None:
     tuned.add_argument("--general-share", type=share, default=instruct.GENERAL_SHARE,
                        help="share of general instructions mixed into the training data (default %(default)s)")
     tuned.add_argument("--eval-examples", type=positive_int, default=24, metavar="N",
-                       help="validation items per task (and per kind of phrasing) scored by generation "
+                       help="validation items per task (and per kind of phrasing) scored by generation and, for labels, likelihood "
                             "(default %(default)s)")
     parser.set_defaults(run=train_command)
 
@@ -535,8 +536,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_parser.add_argument("--data", type=Path,
                                  help="a .csv or .jsonl file with the model's columns (default: its test split)")
     evaluate_parser.add_argument("--max-examples", type=positive_int, metavar="N",
-                                 help="score only the first N examples (quick runs; instruct: N items per task, "
-                                      "default 32)")
+                                 help="score only the first N examples (quick runs; instruct: N items per task "
+                                      "instead of every test item)")
     evaluate_parser.set_defaults(run=evaluate_command)
     return parser
 

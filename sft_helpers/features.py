@@ -10,7 +10,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sft_helpers.models import freeze, mean_pool, transformer_blocks
 from sft_helpers.progress import progress_bar
-from sft_helpers.train import History, LossFn, MetricFn, TrainConfig, train
+from sft_helpers.train import History, LossFn, MetricFn, TrainConfig, eval_mode, train
 
 
 def padding_mask(lengths: torch.Tensor, width: int) -> torch.Tensor:
@@ -70,27 +70,30 @@ class CachedTop(torch.nn.Module):
         return self.classifier.predict_from_pooled(self.classifier.pool(hidden, attention_mask))
 
 
-@torch.no_grad()
 def cache_frozen_activations(
     classifier: torch.nn.Module, dataset: Sequence[dict], trainable_top_layers: int, batch_size: int = 64
 ) -> list[dict[str, torch.Tensor]]:
     """Per example, the hidden states entering the first trainable block (computed once, in eval mode, by length)."""
-    backbone = classifier.backbone
-    blocks = transformer_blocks(backbone)
-    frozen = list(blocks[: len(blocks) - trainable_top_layers])
-    device, was_training = next(classifier.parameters()).device, classifier.training
-    classifier.eval()
+    blocks = transformer_blocks(classifier.backbone)
+    return cache_hidden(classifier.backbone, list(blocks[: len(blocks) - trainable_top_layers]), dataset, batch_size)
+
+
+def cache_hidden(backbone: torch.nn.Module, frozen: list[torch.nn.Module], dataset: Sequence[dict],
+                 batch_size: int = 64) -> list[dict[str, torch.Tensor]]:
+    """Per example, its hidden states after the `frozen` blocks, and its labels if it has any (batched by length)."""
+    device = next(backbone.parameters()).device
     order = sorted(range(len(dataset)), key=lambda i: len(dataset[i]["input_ids"]))
     cached: list[dict[str, torch.Tensor]] = [{} for _ in order]
-    for start in progress_bar(iterable=range(0, len(order), batch_size), desc="caching frozen layers", leave=False):
-        rows = [dataset[i] for i in order[start : start + batch_size]]
-        ids = torch.nn.utils.rnn.pad_sequence([torch.as_tensor(r["input_ids"]) for r in rows], batch_first=True)
-        lengths = torch.tensor([len(r["input_ids"]) for r in rows])
-        mask = padding_mask(lengths, ids.shape[1])
-        hidden = run_blocks(backbone, frozen, input_embeddings(backbone, ids.to(device)), mask.to(device))
-        for index, row, states, length in zip(order[start : start + batch_size], rows, hidden.float().cpu(), lengths):
-            cached[index] = {"hidden": states[:length].clone(), "labels": torch.as_tensor(row["labels"])}
-    classifier.train(was_training)
+    with eval_mode(backbone):
+        for start in progress_bar(iterable=range(0, len(order), batch_size), desc="caching frozen layers", leave=False):
+            rows = [dataset[i] for i in order[start : start + batch_size]]
+            ids = torch.nn.utils.rnn.pad_sequence([torch.as_tensor(r["input_ids"]) for r in rows], batch_first=True)
+            lengths = torch.tensor([len(r["input_ids"]) for r in rows])
+            mask = padding_mask(lengths, ids.shape[1])
+            hidden = run_blocks(backbone, frozen, input_embeddings(backbone, ids.to(device)), mask.to(device))
+            for index, row, states, length in zip(order[start : start + batch_size], rows, hidden.float().cpu(), lengths):
+                labels = {"labels": torch.as_tensor(row["labels"])} if "labels" in row else {}
+                cached[index] = {"hidden": states[:length].clone()} | labels
     return cached
 
 

@@ -5,6 +5,8 @@ import contextlib
 import importlib.metadata
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from importlib.util import find_spec
@@ -109,8 +111,17 @@ def converted_causal_lm_folder(name: str) -> Path:
     version = importlib.metadata.version(entry.distribution)
     target = cache_root() / f"{name}-{version}"
     if not (target / "config.json").exists():
-        convert_gguf(source, entry.gguf_file, target)
+        convert_quietly(name, source, target)
     return target
+
+
+def convert_quietly(name: str, source: Path, target: Path) -> None:
+    """Convert in a child process that keeps its progress bars: a first load prints nothing, warm cache or not."""
+    require_weights(source)
+    command = [sys.executable, "-m", "sft_helpers.pretrained", name, str(target)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not (target / "config.json").exists():
+        raise RuntimeError(f"Converting {name} into {target} failed:\n{done.stderr[-3000:]}")
 
 
 def convert_gguf(source: Path, gguf_file: str, target: Path) -> None:
@@ -159,3 +170,7 @@ def load_causal_lm(name: str = "smollm2-135m") -> tuple[PreTrainedModel, PreTrai
         model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, local_files_only=local)
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
     return model.eval(), tokenizer
+
+
+if __name__ == "__main__":  # python -m sft_helpers.pretrained NAME TARGET: the conversion `convert_quietly` runs
+    convert_gguf(package_folder(sys.argv[1]), PACKAGED_MODELS[sys.argv[1]].gguf_file, Path(sys.argv[2]))

@@ -130,6 +130,16 @@ def verdict(difference: Interval, margin: float = 0.0) -> str:
     return NOT_DISTINGUISHABLE
 
 
+def non_inferior(difference: Interval, margin: float) -> str:
+    """An "A does as well as B" verdict against a margin fixed in advance: 'held' when the whole interval of (A − B)
+    lies above −margin (A loses less than the margin), 'reversed' when it lies wholly below, else not distinguishable."""
+    if margin <= 0:
+        raise ValueError(f"an 'as well as' claim needs a positive margin, got {margin}")
+    if difference.low >= -margin:
+        return HELD
+    return REVERSED if difference.high < -margin else NOT_DISTINGUISHABLE
+
+
 @dataclass(frozen=True)
 class Claim:
     """One row of the claims ledger: what was claimed, what this run measured, and the verdict."""
@@ -140,17 +150,20 @@ class Claim:
     effect: Interval
     unit: str
     verdict: str
+    margin: float | None = None  # "as well as" claims: the loss that still counts as "as well", fixed in advance
 
     def sentence(self) -> str:
         """The claim and its measurement in one line of prose."""
-        return f"**Claim →** {self.claim}: {self.measured}, {self.effect} {self.unit} → **{self.verdict}**."
+        margin = "" if self.margin is None else f" (margin {self.margin:g} {self.unit})"
+        return f"**Claim →** {self.claim}: {self.measured}, {self.effect} {self.unit}{margin} → **{self.verdict}**."
 
 
-def record_claim(lesson: str, claim: str, measured: str, effect: Interval, unit: str, verdict_: str) -> Claim:
+def record_claim(lesson: str, claim: str, measured: str, effect: Interval, unit: str, verdict_: str,
+                 margin: float | None = None) -> Claim:
     """Show a claim as a line of Markdown and attach it as data, for the book's claims ledger."""
     from IPython.display import display  # only notebooks record claims
 
-    found = Claim(lesson, claim, measured, effect, unit, verdict_)
+    found = Claim(lesson, claim, measured, effect, unit, verdict_, margin)
     display({"text/markdown": found.sentence(), "text/plain": found.sentence(),
              CLAIM_MIME: json.loads(json.dumps(asdict(found)))}, raw=True)
     return found

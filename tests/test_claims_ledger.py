@@ -44,3 +44,12 @@ def test_ledger_lists_every_recorded_claim_with_interval_and_verdict(tmp_path):
 def test_ledger_of_lessons_without_claims_is_an_empty_table(tmp_path):
     lesson_with_claims(tmp_path / "00_a.ipynb", [])
     assert "0 claims" in ledger.ledger_markdown([tmp_path / "00_a.ipynb"])
+
+
+def test_an_as_well_as_claim_shows_its_margin(tmp_path):
+    parity = stats.Claim("10", "held-out phrasings as well as trained ones", "accuracy difference",
+                         stats.Interval(-2.0, -6.0, 2.0), "points", stats.HELD, margin=10.0)
+    lesson_with_claims(tmp_path / "10_a.ipynb", [parity])
+    text = ledger.ledger_markdown([tmp_path / "10_a.ipynb"])
+    assert "| -2 [-6, 2] points (margin 10) | **held** |" in text
+    assert "(margin 10 points) → **held**" in parity.sentence()

@@ -265,8 +265,9 @@ def test_instruct_train_then_predict_and_evaluate(tmp_path, capsys):
     assert 0 <= report["validation_news_accuracy_heldout_phrasings"] <= 1
     assert 0 <= report["validation_translation_chrf_train_phrasings"] <= 100
     config = json.loads((tmp_path / "sft_config.json").read_text())
-    assert (config["kind"], config["general_share"], config["hyperparameters"]["patience"]) == ("instruct", 0.25, 1)
-    assert config["data"]["split_sizes"] == {"train": 8, "validation": 3}
+    assert (config["kind"], config["general_share"], config["hyperparameters"]["patience"]) == ("instruct", 0.1, None)
+    assert config["data"]["split_sizes"] == {"train": 8, "validation": 6}
+    assert report["cache_seconds"] > 0 and config["hyperparameters"]["trainable_top_layers"] == instruct.TOP_BLOCKS
     with (tmp_path / "data" / "train.csv").open(encoding="utf-8") as file:
         phrasings = [row["phrasing"] for row in csv.DictReader(file)]
     assert len(phrasings) == 8 and not set(phrasings) & {p.id for p in load_phrasings() if p.split == HELDOUT}
@@ -288,7 +289,8 @@ def test_instruct_defaults_are_the_lesson_recipe():
     args = build_parser().parse_args(["train", "instruct", "--out", "x"])
     assert cli.INSTRUCT.config is instruct.CONFIG and cli.INSTRUCT.model == "smollm2-135m"
     assert (args.general_share, args.eval_examples, instruct.CONFIG.eval_every, instruct.CONFIG.patience) == (
-        instruct.GENERAL_SHARE, 24, 6, 1)
+        instruct.GENERAL_SHARE, 24, None, None)
+    assert cli.INSTRUCT.trainable_top_layers == instruct.TOP_BLOCKS and instruct.TRAIN_SIZE >= 2000
 
 
 @pytest.mark.parametrize("task, expected", [

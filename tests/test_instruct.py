@@ -1,8 +1,10 @@
 """Instruction SFT: the data builder (masking, held-out phrasings, mixing), answer parsing and the invalid rate, the
 forgetting probe's scoring, and saving and reloading an instruction model."""
+import copy
 import json
 import shutil
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 import torch
@@ -116,7 +118,7 @@ def test_the_forgetting_probe_wants_an_accepted_answer_as_a_whole_word():
     assert probe_correct("7 times 8 is fifty-six", ["56", "fifty-six"])
     assert not probe_correct("It is 156.", ["56"]) and not probe_correct("Parisian food", ["Paris"])
     probe = load_probe()
-    assert len(probe) == 35 and all(item["answers"] for item in probe)
+    assert len(probe) == 80 and all(item["answers"] for item in probe)
     replies = [item["answers"][0] for item in probe[:3]] + ["no idea"]
     assert probe_results(replies, probe[:4]).tolist() == [True, True, True, False]
 
@@ -172,15 +174,6 @@ def test_reload_errors_name_the_problem(saved_instruct, tmp_path):
         load_finetuned(saved_instruct[2], task="news")
 
 
-def test_last_token_features_ignore_right_padding(smollm2):
-    model, tokenizer = smollm2
-    texts = ["Stocks fell.", "The home team won the final after extra time, and the fans sang all night."]
-    together = instruct.last_token_features(model, tokenizer, texts)
-    alone = instruct.last_token_features(model, tokenizer, texts[:1])
-    assert together.shape == (2, model.config.hidden_size)
-    assert abs(together[0] - alone[0]).max() < 1e-4
-
-
 def test_each_task_is_answered_with_its_own_length_limit(smollm2):
     items = instruction_set("test", 6, {"news": 1.0, "translation": 1.0})
     assert [instruct.answer_limit(task) for task in ("news", "translation", GENERAL)] == [
@@ -188,3 +181,54 @@ def test_each_task_is_answered_with_its_own_length_limit(smollm2):
     assert all(item.source for item in items)
     with pytest.raises(ValueError, match="one task at a time"):
         instruct.answer_items(*smollm2, items)
+
+
+def test_cached_top_blocks_give_the_full_models_logits_at_the_answer_positions(smollm2):
+    """Training the top blocks on cached activations computes what the whole model computes, only cheaper."""
+    from sft_helpers.causal_lm import CachedDecoderTop, cache_decoder_activations, collate_cached_answers
+
+    model, tokenizer = smollm2
+    items = instruction_set("train", 6, seed=0)
+    rows = instruction_rows(tokenizer, items)
+    batch = collate_cached_answers(cache_decoder_activations(model, rows, 3))
+    with torch.no_grad():
+        cached = CachedDecoderTop(model, 3)(batch["hidden"], batch["attention_mask"], batch["answer_at"])
+        padded = torch.nn.utils.rnn.pad_sequence([torch.tensor(r["input_ids"]) for r in rows], batch_first=True)
+        mask = torch.nn.utils.rnn.pad_sequence([torch.ones(len(r["input_ids"]), dtype=torch.long) for r in rows],
+                                               batch_first=True)
+        full = model(input_ids=padded, attention_mask=mask).logits[batch["answer_at"]]
+    learned = [label for row in rows for label in row["labels"][1:] if label != IGNORE_INDEX]
+    assert batch["labels"].tolist() == learned and len(cached) == len(learned)
+    assert torch.allclose(cached, full, atol=2e-3)
+
+
+def test_labels_are_scored_by_the_likelihood_of_their_first_token(smollm2):
+    model, tokenizer = smollm2
+    firsts = instruct.label_first_tokens(tokenizer, NEWS_TOPICS)
+    assert len(set(firsts)) == len(NEWS_TOPICS)
+    with pytest.raises(ValueError, match="share a first token"):
+        instruct.label_first_tokens(tokenizer, ["Sci/Tech", "Science"])
+    items = instruction_set("test", 8, {"sentiment": 1.0}, seed=0)
+    answers = instruct.likelihood_answers(model, tokenizer, items, SENTIMENTS)
+    assert len(answers) == 8 and set(answers) <= set(SENTIMENTS)
+    log_probs = instruct.label_log_probs(
+        instruct.CachedDecoderTop(model, 30), instruct.cache_decoder_activations(
+            model, instruct.prompt_rows(tokenizer, items), 30), instruct.label_first_tokens(tokenizer, SENTIMENTS))
+    assert (log_probs < 0).all() and instruct.likeliest_labels(log_probs, SENTIMENTS) == answers
+
+
+def test_a_general_share_larger_than_the_general_pool_repeats_it():
+    items = instruction_set("train", 1200, general_share=0.25)
+    general = [item for item in items if item.task == GENERAL]
+    assert len(general) == 300 and len({item.source for item in general}) == 240
+
+
+def test_training_the_cached_top_lowers_the_answer_loss(smollm2):
+    model, tokenizer = copy.deepcopy(smollm2[0]), smollm2[1]
+    items = instruction_set("train", 12, seed=0)
+    config = replace(instruct.CONFIG, lr=1e-3, batch_size=4, epochs=2, warmup_steps=0)
+    run = instruct.train_instruct(model, tokenizer, items, items[:6], config, top_blocks=2)
+    assert run.cache_seconds > 0 and run.history.epochs[-1]["train_loss"] < run.history.epochs[0]["train_loss"]
+    frozen = [p for p in model.model.layers[:-2].parameters()]
+    assert all(not p.requires_grad for p in frozen)
+    assert torch.equal(frozen[0], smollm2[0].model.layers[0].self_attn.q_proj.weight)

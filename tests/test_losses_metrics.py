@@ -1,5 +1,4 @@
 """Loss functions written out by hand, and the metric helpers."""
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F

@@ -54,6 +54,18 @@ def test_hub_id_is_passed_through_to_from_pretrained():
 def test_converted_checkpoint_is_cached_per_package_version(tmp_path, monkeypatch):
     monkeypatch.setenv(pretrained.CACHE_ENV_VAR, str(tmp_path))
     calls = []
-    monkeypatch.setattr(pretrained, "convert_gguf", lambda source, name, target: calls.append(target))
+    monkeypatch.setattr(pretrained, "convert_quietly", lambda name, source, target: calls.append(target))
     folder = pretrained.converted_causal_lm_folder("smollm2-135m")
     assert calls == [folder] and folder.parent == tmp_path and folder.name.startswith("smollm2-135m-0.")
+
+
+def test_first_load_into_an_empty_cache_prints_nothing_in_a_notebook_cell(tmp_path):
+    """A newcomer's first load converts the GGUF file: the cell that loads must show no output (nbval compares it)."""
+    nbformat, nbclient = pytest.importorskip("nbformat"), pytest.importorskip("nbclient")
+    cell = nbformat.v4.new_code_cell(
+        f"import os\nos.environ['{pretrained.CACHE_ENV_VAR}'] = {str(tmp_path / 'empty')!r}\n"
+        "from sft_helpers import load_causal_lm\nmodel, tokenizer = load_causal_lm('smollm2-135m')\n"
+        "assert os.path.exists(os.path.join(os.environ['SFT_COURSE_CACHE'], os.listdir(os.environ['SFT_COURSE_CACHE'])[0], 'config.json'))")
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3").execute()
+    assert notebook.cells[0].outputs == []

@@ -97,3 +97,14 @@ def test_record_claim_attaches_ledger_data(capsys):
                                "points", stats.HELD)
     assert claim.verdict == stats.HELD and "pretrained beats scratch" in claim.sentence()
     assert json.loads(json.dumps(asdict(claim)))["effect"]["low"] == 0.2
+
+
+def test_as_well_as_claims_are_judged_against_a_margin():
+    from sft_helpers.stats import HELD, NOT_DISTINGUISHABLE, REVERSED, Interval, non_inferior
+
+    assert non_inferior(Interval(-1.0, -4.0, 2.0), 5) == HELD
+    assert non_inferior(Interval(-4.0, -9.0, 1.0), 5) == NOT_DISTINGUISHABLE  # [-38.9, 2.85] is not parity
+    assert non_inferior(Interval(-12.0, -18.0, -7.0), 5) == REVERSED
+    assert non_inferior(Interval(4.5, 0.2, 9.6), 5) == HELD  # better than the reference is "as well as" too
+    with pytest.raises(ValueError, match="positive margin"):
+        non_inferior(Interval(0.0, -1.0, 1.0), 0)
