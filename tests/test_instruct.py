@@ -60,7 +60,8 @@ def test_the_mixing_ratio_and_general_share_are_kept():
     assert shares(12, {"a": 2, "b": 1, "c": 1}) == {"a": 6, "b": 3, "c": 3}
     items = instruction_set("train", 40, general_share=0.25, seed=1)
     counts = Counter(item.task for item in items)
-    assert counts[GENERAL] == 10 and sorted(counts[task] for task in instruct.TASKS) == [10, 10, 10]
+    assert counts[GENERAL] == 10 and {task: counts[task] for task in instruct.TASKS} == {"news": 8, "sentiment": 15,
+                                                                                        "translation": 7}
     assert len({item.prompt for item in items}) == 40
     assert items != instruction_set("train", 40, general_share=0.25, seed=2)
     with pytest.raises(ValueError, match="general_share"):
@@ -155,7 +156,7 @@ def test_the_card_states_tasks_ratio_held_out_phrasings_and_scores(saved_instruc
     config = json.loads((folder / "sft_config.json").read_text(encoding="utf-8"))
     assert (config["kind"], config["tasks"], config["max_new_tokens"]) == ("instruct", list(instruct.TASKS), 6)
     card = (folder / "README.md").read_text(encoding="utf-8")
-    for expected in ("news 1, sentiment 1, translation 1", "general instructions mixed in: 0.25", "news-19", "tran-22",
+    for expected in ("news 1, sentiment 2, translation 1", "general instructions mixed in: 0.25", "news-19", "tran-22",
                      "| validation_news_accuracy_heldout_phrasings | 0.5 |", "label -100", "`smollm2-135m`"):
         assert expected in card
 
@@ -207,7 +208,7 @@ def test_labels_are_scored_by_the_likelihood_of_their_first_token(smollm2):
     firsts = instruct.label_first_tokens(tokenizer, NEWS_TOPICS)
     assert len(set(firsts)) == len(NEWS_TOPICS)
     with pytest.raises(ValueError, match="share a first token"):
-        instruct.label_first_tokens(tokenizer, ["Sci/Tech", "Science"])
+        instruct.label_first_tokens(tokenizer, ["World", "World news"])
     items = instruction_set("test", 8, {"sentiment": 1.0}, seed=0)
     answers = instruct.likelihood_answers(model, tokenizer, items, SENTIMENTS)
     assert len(answers) == 8 and set(answers) <= set(SENTIMENTS)
@@ -220,7 +221,7 @@ def test_labels_are_scored_by_the_likelihood_of_their_first_token(smollm2):
 def test_a_general_share_larger_than_the_general_pool_repeats_it():
     items = instruction_set("train", 1200, general_share=0.25)
     general = [item for item in items if item.task == GENERAL]
-    assert len(general) == 300 and len({item.source for item in general}) == 240
+    assert len(general) == 300 and max(Counter(item.source for item in general).values()) == 2
 
 
 def test_training_the_cached_top_lowers_the_answer_loss(smollm2):
