@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import datasets
-import matplotlib.pyplot as plt
 import torch
 from torch.nn.functional import cross_entropy, mse_loss
 
@@ -27,7 +26,6 @@ from sft_helpers.finetuned import (
 from sft_helpers import instruct
 from sft_helpers.metrics import classification_metrics, classification_report_frame, confusion_frame, regression_metrics
 from sft_helpers.models import encoder_classifier, freeze, transformer_blocks
-from sft_helpers.plots import plot_confusion
 from sft_helpers.pretrained import MissingModelPackageError, UnknownModelError, load_causal_lm, load_encoder
 from sft_helpers.runtime import choose_device, seed_everything
 from sft_helpers.tasks import CLASSIFICATION, COURSE_TASKS, KINDS, REGRESSION, SEQ2SEQ, SPLITS, Task, own_task
@@ -422,9 +420,9 @@ def score(model: Any, task: Task, rows: list[dict[str, str]], folder: Path, stem
     report = classification_report_frame(truth.tolist(), probabilities.argmax(-1).tolist(), task.labels)
     print(report.round(3).to_string())
     matrix = confusion_frame(truth.tolist(), probabilities.argmax(-1).tolist(), task.labels)
-    figure = plot_confusion(matrix, title=f"{task.name} on {stem}").get_figure()
-    figure.savefig(folder / f"confusion-{stem}.png", dpi=100, bbox_inches="tight")
-    plt.close(figure)
+    from sft_helpers.plots import save_confusion  # matplotlib loads only when a figure is drawn
+
+    save_confusion(matrix, f"{task.name} on {stem}", folder / f"confusion-{stem}.png")
     metrics = classification_metrics(probabilities, truth)
     return metrics | {"per_class": report.round(4).to_dict(orient="index")}
 

@@ -79,11 +79,15 @@ def describe_base_model(name: str) -> str:
     return f"`{name}` (from the PyPI package `{entry.distribution}`)" if entry else f"`{name}`"
 
 
+def file_table(files: dict[str, dict[str, Any]]) -> str:
+    """A model card's Markdown table of data files: key, path, size and SHA-256."""
+    rows = [f"| {key} | `{f['path']}` | {f['bytes']:,} | `{f['sha256']}` |" for key, f in files.items()]
+    return "\n".join(["| file | path | bytes | SHA-256 |", "| --- | --- | --- | --- |", *rows])
+
+
 def data_section(record: dict[str, Any]) -> str:
     """The model card's data section: files with size and SHA-256, columns, label map, split sizes, license."""
-    files = "\n".join(f"| {key} | `{f['path']}` | {f['bytes']:,} | `{f['sha256']}` |"
-                      for key, f in record["files"].items())
-    lines = ["| file | path | bytes | SHA-256 |", "| --- | --- | --- | --- |", files, "",
+    lines = [file_table(record["files"]), "",
              f"Input: column(s) {', '.join(f'`{c}`' for c in record['text_columns'])}"
              + (f" joined by `{record['joiner']}`" if len(record["text_columns"]) > 1 else "")
              + f"; target: column `{record['target_column']}`."]
@@ -229,16 +233,20 @@ def check_texts(texts: list[str]) -> None:
         raise TypeError("texts must be a list of strings, e.g. ['a text']")
 
 
-class FineTunedEncoder:
-    """A saved encoder model loaded back: its model, tokenizer and config, ready to score texts."""
+class SavedModel:
+    """A saved model loaded back: its model (in evaluation mode), tokenizer and config."""
 
-    def __init__(self, model: PretrainedClassifier, tokenizer: PreTrainedTokenizerBase, config: dict[str, Any]):
+    def __init__(self, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, config: dict[str, Any]):
         self.model, self.tokenizer, self.config = model.eval(), tokenizer, config
 
     @property
     def task(self) -> str:
-        """The task the model was fine-tuned for."""
+        """The task the model was fine-tuned for ("instruct" for an instruction-tuned model)."""
         return self.config["task"]
+
+
+class FineTunedEncoder(SavedModel):
+    """A saved encoder model loaded back, ready to score texts."""
 
     def outputs(self, texts: list[str], batch_size: int = 32) -> torch.Tensor:
         """The model's outputs for each text, one row per text (eval mode, batched, no gradients)."""
@@ -309,19 +317,7 @@ def save_generator(
     return write_config_and_card(folder, config, model_card(config))
 
 
-class SavedCausalLM:
-    """A saved causal LM loaded back: its model (in evaluation mode), tokenizer and config."""
-
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: dict[str, Any]):
-        self.model, self.tokenizer, self.config = model.eval(), tokenizer, config
-
-    @property
-    def task(self) -> str:
-        """The task the model was fine-tuned for ("instruct" for an instruction-tuned model)."""
-        return self.config["task"]
-
-
-class FineTunedGenerator(SavedCausalLM):
+class FineTunedGenerator(SavedModel):
     """A saved seq2seq model (a causal LM) loaded back, ready to generate."""
 
     def generate(self, texts: list[str], batch_size: int = 16) -> list[str]:
@@ -337,8 +333,7 @@ def instruct_card(config: dict[str, Any]) -> str:
     ratio = ", ".join(f"{task} {share:g}" for task, share in config["mixing_ratio"].items())
     heldout = "\n".join(f"| {p['id']} | {p['task']} | {p['language']} | {p['template']!r} |"
                          for p in config["heldout_phrasings"])
-    files = "\n".join(f"| {key} | `{f['path']}` | {f['bytes']:,} | `{f['sha256']}` |"
-                       for key, f in config["data"]["files"].items())
+    files = file_table(config["data"]["files"])
     return f"""# Fine-tuned instruction model ({', '.join(config['tasks'])})
 
 Answers {config['description']}: a text, greedily decoded (at most {config['max_new_tokens']} new tokens).
@@ -369,8 +364,6 @@ held-out phrasings were never trained on; they measure how the model follows ins
 | --- | --- | --- | --- |
 {heldout}
 
-| file | path | bytes | SHA-256 |
-| --- | --- | --- | --- |
 {files}
 
 Instructions per split: {', '.join(f"{k} {v:,}" for k, v in config['data']['split_sizes'].items())}. License: MIT.
@@ -417,7 +410,7 @@ def save_instruct(
     return write_config_and_card(folder, config, instruct_card(config))
 
 
-class FineTunedInstruct(SavedCausalLM):
+class FineTunedInstruct(SavedModel):
     """A saved instruction-tuned model loaded back, ready to answer instructions."""
 
     def answer(self, prompts: list[str], max_new_tokens: int | None = None, batch_size: int = 16) -> list[str]:

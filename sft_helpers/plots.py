@@ -1,6 +1,8 @@
 """Pictures the lessons share: learning curves, comparisons, confusion matrices (matplotlib + seaborn)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -38,6 +40,13 @@ def plot_confusion(matrix: pd.DataFrame, ax: plt.Axes | None = None, title: str 
     sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
     ax.set(title=title)
     return ax
+
+
+def save_confusion(matrix: pd.DataFrame, title: str, path: Path) -> None:
+    """Draw a confusion matrix and save it as a PNG (the CLI's `evaluate`)."""
+    figure = plot_confusion(matrix, title=title).get_figure()
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
 
 
 def plot_bars(values: pd.Series, ax: plt.Axes | None = None, title: str = "", xlabel: str = "",

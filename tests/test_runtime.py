@@ -1,5 +1,7 @@
 """Device choice, seeding and mixed precision."""
 import contextlib
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -47,3 +49,17 @@ def test_available_devices_start_with_the_cpu(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     assert available_devices()[0] == torch.device("cpu") and torch.device("cuda", 0) not in available_devices()
+
+
+
+def loaded_after(statement: str) -> list[str]:
+    """Which of transformers and matplotlib a fresh interpreter has loaded after running `statement`."""
+    probe = f"import sys; {statement}; print([m for m in ('transformers', 'matplotlib') if m in sys.modules])"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_importing_the_package_and_its_cli_stays_light():
+    """`import sft_helpers` loads no transformers, and the CLI loads matplotlib only when it draws a figure."""
+    assert loaded_after("import sft_helpers, sft_helpers.stats") == "[]"
+    assert loaded_after("import sft_helpers.cli") == "['transformers']"  # the CLI needs it; matplotlib waits
+    assert loaded_after("from sft_helpers import load_encoder") == "['transformers']"

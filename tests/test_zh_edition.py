@@ -1,10 +1,14 @@
 """The Chinese edition (book/zh_edition.py): every markdown cell translated from the English it has now, and the
-committed Chinese notebooks equal to the English ones in everything but their markdown, cell for cell.
+committed Chinese notebooks equal to the English ones in everything but their markdown and the results that
+book/zh_outputs.py puts in Chinese (claim lines, "What we saw" summaries), cell for cell.
 
 nbval runs only the English lessons (pyproject.toml ignores notebooks/zh); these tests stand in for the Chinese ones.
 """
+import copy
 import re
 import sys
+from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import nbformat
@@ -14,6 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book"))
 import zh_edition  # noqa: E402
+import zh_outputs  # noqa: E402
 
 LESSONS = zh_edition.lessons()
 SEED_TERMS = ["监督式微调", "预训练", "标注数据", "数据清洗", "交叉熵损失", "均方误差", "随机梯度下降", "学习率", "批量大小",
@@ -26,6 +31,20 @@ def ids(paths):
     return [p.stem for p in paths]
 
 
+def without_translated_results(cell, summary: bool):
+    """A code cell with the texts book/zh_outputs.py translates left out: the Markdown and plain text of its claim
+    lines (their data stays) and, in a summary cell, the printed text and Markdown."""
+    cell = copy.deepcopy(cell)
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        if zh_outputs.CLAIM_MIME in data or summary:
+            output.pop("text", None)
+            data.pop("text/markdown", None)
+            if zh_outputs.CLAIM_MIME in data:
+                data.pop("text/plain", None)
+    return cell
+
+
 def test_every_markdown_cell_is_translated_from_the_english_it_has_now():
     found = zh_edition.problems()
     assert not found, ("the Chinese edition is missing or behind; see `python book/zh_edition.py check`:\n"
@@ -35,6 +54,7 @@ def test_every_markdown_cell_is_translated_from_the_english_it_has_now():
 @pytest.mark.parametrize("lesson", LESSONS, ids=ids(LESSONS))
 def test_chinese_notebook_has_the_english_code_and_outputs_cell_for_cell(lesson):
     english = nbformat.read(lesson, as_version=4)
+    summaries = {cell.id for cell in zh_outputs.summary_cells(english)}
     chinese_path = zh_edition.ZH_NOTEBOOKS / lesson.name
     assert chinese_path.exists(), f"no {chinese_path.relative_to(ROOT)}: run `python book/zh_edition.py build`"
     chinese = nbformat.read(chinese_path, as_version=4)
@@ -44,7 +64,9 @@ def test_chinese_notebook_has_the_english_code_and_outputs_cell_for_cell(lesson)
         if en.cell_type == "markdown":
             assert zh.metadata == en.metadata, f"cell {index}: metadata differs"
         else:
-            assert zh == en, f"cell {index} ({en.cell_type}) differs from the English one"
+            summary = en.id in summaries
+            assert (without_translated_results(zh, summary) == without_translated_results(en, summary)), \
+                f"cell {index} ({en.cell_type}) differs from the English one"
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=ids(LESSONS))
@@ -66,16 +88,22 @@ def test_chinese_prose_is_mostly_chinese(lesson):
     assert cjk > 2 * latin, f"{cjk} Chinese characters against {latin} English words"
 
 
-def test_check_fails_on_a_missing_and_on_a_stale_translation(tmp_path, monkeypatch):
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# One"),
-                                               nbformat.v4.new_code_cell("1 + 1"),
-                                               nbformat.v4.new_markdown_cell("Two words.")])
+def scratch_lesson(notebook, tmp_path, monkeypatch):
+    """Write `notebook` as lesson 42 of a scratch course under tmp_path, and point zh_edition at that course."""
     lesson = tmp_path / "notebooks" / "42_test.ipynb"
     lesson.parent.mkdir()
     nbformat.write(notebook, lesson)
     monkeypatch.setattr(zh_edition, "TRANSLATIONS", tmp_path / "translations")
     monkeypatch.setattr(zh_edition, "ROOT", tmp_path)
     monkeypatch.setattr(zh_edition, "NOTEBOOKS", lesson.parent)
+    return lesson
+
+
+def test_check_fails_on_a_missing_and_on_a_stale_translation(tmp_path, monkeypatch):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# One"),
+                                               nbformat.v4.new_code_cell("1 + 1"),
+                                               nbformat.v4.new_markdown_cell("Two words.")])
+    lesson = scratch_lesson(notebook, tmp_path, monkeypatch)
     assert "no translation file" in zh_edition.problems([lesson])[0]
     zh_edition.sync([lesson])
     assert len(zh_edition.problems([lesson])) == 2  # both cells listed, zh empty
@@ -132,12 +160,106 @@ def test_the_translations_use_the_seed_terms():
     assert not missing, f"terms never used in the lessons: {missing}"
 
 
-def test_chinese_claims_page_keeps_every_row():
+def test_chinese_claims_page_keeps_every_row_in_chinese():
     sys.path.insert(0, str(ROOT / "book"))
     from claims_ledger import ledger_markdown
 
-    english = ledger_markdown(LESSONS)
+    english = [line for line in ledger_markdown(LESSONS).splitlines() if line.startswith("| [")]
     chinese = zh_edition.chinese_claims(LESSONS)
-    rows = [line for line in english.splitlines() if line.startswith("| [")]
-    assert rows and all(row in chinese for row in rows)
-    assert "| 课 | 论断 |" in chinese
+    rows = [line for line in chinese.splitlines() if line.startswith("| [")]
+    assert rows and len(rows) == len(english)
+    assert [row.split(" | ")[0] for row in rows] == [row.split(" | ")[0] for row in english]  # same lessons, same order
+    assert "| 课 | 论断 | 测量 | 效应 [95% 区间] | 结论 |" in chinese and f"共 {len(rows)} 条论断：" in chinese
+    for row in rows:
+        verdict = row.rstrip(" |").rsplit("| ", 1)[1]
+        assert verdict.strip("*") in zh_outputs.VERDICTS.values(), row
+
+
+def test_a_translation_must_be_mostly_chinese_apart_from_code_math_links_and_names():
+    english = "We fine-tune **SmolLM2-135M** with `train()` on the $R^2$ [reviews](https://example.com/data)."
+    good = "我们在[评论](https://example.com/data)上用 `train()` 微调 **SmolLM2-135M**，并计算 $R^2$。"
+    assert zh_edition.latin_share(english, good)[0] == 0
+    assert zh_edition.cell_problems("42_test", "c1", "", english, good) == []
+    copied = "我们 fine-tune **SmolLM2-135M** with `train()` on the reviews。"
+    share, words = zh_edition.latin_share(english, copied)
+    assert share > zh_edition.MAX_LATIN_SHARE and words == ["fine-tune", "with", "on", "the", "reviews"]
+    (problem,) = zh_edition.cell_problems("42_test", "c1", "", english, copied)
+    assert "mostly not Chinese" in problem and "fine-tune with on the reviews" in problem
+
+
+@pytest.mark.parametrize("english, chinese", [
+    ("All 134.5 M parameters train on a 2-core CPU.", "全部 1.345 亿个参数都在双核 CPU 上训练。"),
+    ("Head only trains 1,155 numbers out of 22.7 million.", "2,270 万个参数中只训练 1,155 个。"),
+    ("## 2. Two epochs over 384 reviews, seed-0 runs", "## 2. 在 384 条评论上训练 2 轮，种子 0 的运行"),
+    ("A 95% interval for SmolLM2-135M and MiniLM-L6, lesson 02, $x^{10}$, `lr=1e-4`.",
+     "SmolLM2-135M 和 MiniLM-L6 的 95% 区间，见第 2 课，$x^{10}$，`lr=1e-4`。"),
+    ("**Step (1)**: once, at 0.5", "**第（1）步**：一次，在 0.50"),
+])
+def test_the_numbers_of_a_translation_match_after_unit_conversion(english, chinese):
+    assert zh_edition.number_differences(english, chinese) == (Counter(), Counter())
+
+
+@pytest.mark.parametrize("english, chinese, missing, extra", [
+    ("On the same 36 test items", "在同样的 48 个测试样本上", ["36"], ["48"]),
+    ("All 134.5 M parameters", "全部 134.5 个参数", ["134500000"], ["134.5"]),
+    ("5 seeds each", "每个 3 个种子，共 5 次", [], ["3"]),
+    ("the top layer", "顶部 1 层", [], ["1"]),
+])
+def test_check_fails_on_numbers_that_differ_from_the_english(english, chinese, missing, extra):
+    found = zh_edition.number_differences(english, chinese)
+    assert found == (Counter(Decimal(n) for n in missing), Counter(Decimal(n) for n in extra))
+    (problem,) = zh_edition.cell_problems("42_test", "c1", "", english, chinese)
+    assert "numbers differ" in problem
+
+
+def test_accept_refuses_an_unchanged_translation_of_changed_english_unless_given_a_reason(tmp_path, monkeypatch):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Train 5 epochs."),
+                                               nbformat.v4.new_markdown_cell("Two words.")])
+    lesson = scratch_lesson(notebook, tmp_path, monkeypatch)
+    zh_edition.sync([lesson])
+    path = zh_edition.translation_file(lesson)
+    entries = zh_edition.read_translations(path)
+    first, second = (cell.id for cell in notebook.cells)
+    entries[first]["zh"], entries[second]["zh"] = "训练 5 轮。", "两个词。"
+    zh_edition.write_translations(path, lesson, entries)
+    zh_edition.accept("42", [first, second])
+    entries = zh_edition.read_translations(path)
+    assert entries[first]["zh_hash"] == zh_edition.zh_hash("训练 5 轮。")
+    assert "accepted_unchanged" not in entries[first]
+    notebook.cells[0].source, notebook.cells[1].source = "Train 8 epochs.", "Two words!"
+    nbformat.write(notebook, lesson)
+    with pytest.raises(SystemExit, match="changed but not its Chinese"):
+        zh_edition.accept("42", [first])
+    assert zh_edition.read_translations(path)[first]["en"] == "Train 5 epochs."  # nothing recorded
+    zh_edition.accept("42", [second], reason="only the punctuation changed")
+    assert zh_edition.read_translations(path)[second]["accepted_unchanged"] == "only the punctuation changed"
+    entries = zh_edition.read_translations(path)
+    entries[first]["zh"] = "训练 8 轮。"
+    zh_edition.write_translations(path, lesson, entries)
+    zh_edition.accept("42", [first])
+    assert zh_edition.problems([lesson]) == []
+    # a translated but stale cell whose Chinese was not updated is caught by the number check meanwhile
+    assert zh_edition.cell_problems("42_test", first, "", "Train 8 epochs.", "训练 5 轮。")
+
+
+def test_check_fails_when_an_english_page_changed_after_its_chinese_page(tmp_path, monkeypatch):
+    monkeypatch.setattr(zh_edition, "BOOK", tmp_path)
+    monkeypatch.setattr(zh_edition, "TRANSLATIONS", tmp_path / "zh" / "translations")
+    (tmp_path / "zh" / "translations").mkdir(parents=True)
+    for name in zh_edition.HAND_WRITTEN:
+        (tmp_path / f"{name}.md").write_text(f"# {name}\n\nOne line.\n", encoding="utf-8")
+    assert len(zh_edition.page_problems()) == len(zh_edition.HAND_WRITTEN)  # nothing recorded yet
+    zh_edition.accept("page", sorted(zh_edition.HAND_WRITTEN))
+    assert zh_edition.page_problems() == []
+    (tmp_path / "intro.md").write_text("# intro\n\nOne line, changed.\n", encoding="utf-8")
+    (problem,) = zh_edition.page_problems()
+    assert problem.startswith("page intro: book/intro.md changed") and "+One line, changed." in problem
+    zh_edition.accept("page", ["intro"])
+    assert zh_edition.page_problems() == []
+    with pytest.raises(SystemExit, match="not a hand-written page"):
+        zh_edition.accept("page", ["claims"])
+
+
+def test_the_hand_written_pages_follow_their_english_pages():
+    found = zh_edition.page_problems()
+    assert not found, "\n".join(found)
