@@ -244,6 +244,7 @@ def problems(notebooks: list[Path] | None = None, with_diffs: bool = True) -> li
 
 
 def _shown_numbers(values: Counter) -> str:
+    """A multiset of numbers as a message shows it: "1, 2, 2", or "none"."""
     return ", ".join(format(value, "f") for value in sorted(values.elements())) or "none"
 
 

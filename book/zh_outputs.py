@@ -40,6 +40,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sft_helpers.stats import CLAIM_MIME, HELD, NOT_DISTINGUISHABLE, REVERSED, Interval  # noqa: E402
+from claims_ledger import claims_in, interval_text  # noqa: E402  (book/, beside this file: the English ledger's)
 
 NOTEBOOKS = ROOT / "notebooks"
 OUTPUTS = ROOT / "book" / "zh" / "translations" / "outputs"
@@ -361,6 +362,7 @@ LEDGER_HEADER = """# 论断台账
 
 
 def _cell(text: str) -> str:
+    """A text made safe for one cell of a Markdown table."""
     return text.replace("|", "\\|")
 
 
@@ -370,12 +372,9 @@ def chinese_claims(notebooks: list[Path]) -> str:
     rows, verdicts, units = [], Counter(), read_units()
     for lesson in notebooks:
         templates = read_templates(lesson)
-        for output in claim_outputs(nbformat.read(lesson, as_version=4)):
-            claim = output["data"][CLAIM_MIME]
+        for claim in claims_in(lesson):
             verdicts[claim["verdict"]] += 1
-            unit = units.get(claim["unit"], claim["unit"])
-            effect = claim["effect"]
-            shown = f"{effect['estimate']:+.3g} [{effect['low']:.3g}, {effect['high']:.3g}] {unit}".strip()
+            shown = interval_text(claim["effect"], units.get(claim["unit"], claim["unit"]))
             if claim.get("margin") is not None:
                 shown += f"（容差 {claim['margin']:g}）"
             cells = [f"[{lesson.stem[:2]}](notebooks/{lesson.stem}.ipynb)",
@@ -390,6 +389,7 @@ def chinese_claims(notebooks: list[Path]) -> str:
 
 
 def lessons() -> list[Path]:
+    """The English lesson notebooks, in reading order."""
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
