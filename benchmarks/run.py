@@ -7,11 +7,12 @@ from pathlib import Path
 
 import torch
 
-from sft_helpers import instruct, load_causal_lm, load_encoder, seed_everything
-from sft_helpers.causal_lm import sft_rows, train_translator, translate
+from sft_helpers import instruct, load_causal_lm, load_encoder, recipes, seed_everything
+from sft_helpers.causal_lm import generate_outputs, sft_rows, train_translator
 from sft_helpers.data import load_course_data
 from sft_helpers.features import sentence_embeddings
 from sft_helpers.runtime import environment_report
+from sft_helpers.tasks import COURSE_TASKS
 from sft_helpers.train import TrainConfig
 
 RESULTS = Path(__file__).with_name("results.md")
@@ -27,13 +28,14 @@ def timed(action) -> float:
 def translation_rows() -> list[tuple[str, float]]:
     """Lesson 09's hot paths: seconds per full fine-tuning step of SmolLM2, and greedy translation of 48 sentences."""
     model, tokenizer = load_causal_lm("smollm2-135m")
-    pairs = load_course_data("translation")
+    pairs, translation = load_course_data("translation"), COURSE_TASKS["translation"]
     config = TrainConfig(optimizer="adamw", lr=1e-4, batch_size=8, epochs=1, group_by_length=True)
-    run = train_translator(model, sft_rows(tokenizer, pairs["train"].select(range(40))), config, tokenizer)
+    run = train_translator(model, sft_rows(tokenizer, translation, pairs["train"].select(range(40))), config, tokenizer)
     sources = list(pairs["test"]["zh"][:48])
     return [
         ("SmolLM2 full fine-tuning, one step of 8 translation pairs", run.seconds_per_step),
-        ("SmolLM2 greedy translation of 48 sentences (after 5 steps)", timed(lambda: translate(model, tokenizer, sources))),
+        ("SmolLM2 greedy translation of 48 sentences (after 5 steps)",
+         timed(lambda: generate_outputs(model, tokenizer, translation, sources))),
     ]
 
 
@@ -41,7 +43,7 @@ def instruct_rows() -> list[tuple[str, float]]:
     """Lessons 10-11's hot paths: caching the frozen blocks once per chat, and a step of the top blocks on 8 chats."""
     model, tokenizer = load_causal_lm("smollm2-135m")
     items = instruct.instruction_set("train", 64, seed=0)
-    run = instruct.train_instruct(model, tokenizer, items[8:], items[:8], replace(instruct.CONFIG, epochs=1, warmup_steps=0))
+    run = instruct.train_instruct(model, tokenizer, items[8:], items[:8], replace(recipes.INSTRUCT.config, epochs=1, warmup_steps=0))
     return [
         ("instruction SFT: caching the frozen blocks, per chat", run.cache_seconds / len(items)),
         ("instruction SFT: one step of the top 4 blocks on 8 cached chats", run.seconds / len(run.history.steps)),

@@ -10,8 +10,8 @@ The English notebooks stay the source of code and outputs. Each lesson has one t
 
 From those files this script writes the Chinese notebooks, `notebooks/zh/NN_name.ipynb` (the English notebook
 with its markdown cells replaced: code cells, outputs and metadata are copied unchanged, except the outputs that
-state results, the claim lines and the "What we saw" summaries, which `book/zh_outputs.py` puts in Chinese with the
-run's numbers), and the generated parts of the Chinese book in `book/zh/` (its table of contents, mirroring the
+state results: the claim lines, the "What we saw" summaries, the printed lines that give a verdict and the verdicts in
+tables, which `book/zh_outputs.py` puts in Chinese with the run's numbers), and the generated parts of the Chinese book in `book/zh/` (its table of contents, mirroring the
 English one, and its claims ledger, written by `book/zh_outputs.py`).
 
     python book/zh_edition.py check           # every markdown cell translated, and from the English it has now?

@@ -1,4 +1,5 @@
-"""The Chinese edition's results, in Chinese with the numbers of the run: claim lines, summaries and the claims ledger.
+"""The Chinese edition's results, in Chinese with the numbers of the run: claim lines, summaries, result lines, the
+verdicts in tables and the claims ledger.
 
 The lessons state their results from code, in English: `sft_helpers.stats.record_claim` shows each claim as a line
 "**Claim →** claim: measured, interval unit → **verdict**." (and stores it as `application/vnd.sft-course.claim+json`
@@ -11,16 +12,21 @@ numbered placeholder:
     zh: "两位模拟标注者的一致性为 κ {0} [{1}, {2}]，中性类最低（{3}）；裁决改动了 A 的 {4} 个标签。"
 
 `claims` holds the claim and measured texts of the lesson's claims, `summary` the items (bullets) of its "What we saw"
-output. A verdict word after "(", ": ", ", " or "→ " ("(held)", ": not distinguishable here") is a placeholder too,
-filled with its Chinese (成立, 无法区分, 相反, 部分成立). `units.yml` maps the claims' units. When the lesson runs
-again, its numbers change but not its `en` patterns, so the translations stay current and show the new numbers; when
-its wording changes, the pattern has no translation until someone writes one.
+output, `results` the result lines of its other code cells' outputs: every printed line that reports a verdict or says
+whether a difference is distinguishable ("top 1 layer − head only  9.63 [2.75, 17.4] points → held"), and every
+paragraph of Markdown a cell shows (the lessons show Markdown only to state a result; its lines joined, as Markdown
+shows them). A verdict word after "(", ": ", ", ", "→ " or "-> " ("(held)", ": not distinguishable here") is a
+placeholder too, filled with its Chinese (成立, 无法区分, 相反, 部分成立). `units.yml` maps the claims' units. When the
+lesson runs again, its numbers change but not its `en` patterns, so the translations stay current and show the new
+numbers; when its wording changes, the pattern has no translation until someone writes one.
 
 At build (`book/zh_edition.py build`) every claim output of a Chinese notebook gets the Chinese sentence
-"**论断 →** 论断：测量，区间 单位 → **结论**。" and every summary item its Chinese; an output with no current
-translation stays in English. The claims ledger of the Chinese book (`book/zh/claims.md`) is written here too.
+"**论断 →** 论断：测量，区间 单位 → **结论**。", every summary item and result line its Chinese, and every table
+(a DataFrame's HTML and plain text) its verdicts in Chinese where a verdict fills a cell (no template needed: the
+verdicts are a fixed set; the plain text is padded to keep its columns aligned); a text with no current translation
+stays in English. The claims ledger of the Chinese book (`book/zh/claims.md`) is written here too.
 
-    python book/zh_outputs.py check           # every claim and summary text has a template with the right placeholders?
+    python book/zh_outputs.py check           # every claim, summary and result text has a template, right placeholders?
     python book/zh_outputs.py sync [--prune]  # add entries (zh empty) for new texts; --prune drops unused ones
 """
 from __future__ import annotations
@@ -29,6 +35,7 @@ import argparse
 import difflib
 import re
 import sys
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -51,9 +58,16 @@ VERDICTS = {HELD: "成立", NOT_DISTINGUISHABLE: "无法区分", REVERSED: "相�
 
 # A number: signed or not, with thousands separators, decimals or an exponent ("1,024", "-0.0386", "+2.15", "1e-5").
 _NUMBER = re.compile(r"(?P<sign>[-+−])?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+)")
-# A verdict word where a lesson reports one: "(held)", ": not distinguishable here", ", held", "→ reversed".
-_VERDICT = re.compile(r"(?:(?<=\()|(?<=[:,→] ))(?:" + "|".join(sorted(map(re.escape, VERDICTS), key=len, reverse=True))
-                      + r")(?![\w-])")
+_VERDICT_WORDS = "|".join(sorted(map(re.escape, VERDICTS), key=len, reverse=True))
+# A verdict word where a lesson reports one: "(held)", ": not distinguishable here", ", held", "→ reversed", "-> held".
+_VERDICT = re.compile(r"(?:(?<=\()|(?<=[:,→] )|(?<=-> ))(?:" + _VERDICT_WORDS + r")(?![\w-])")
+# A printed line that states a result: it reports a verdict, or says whether a difference is distinguishable.
+_RESULT = re.compile(_VERDICT.pattern + r"|\bdistinguishable\b")
+# A line of Markdown that starts a block of its own (a list item, a heading, a table row), not a paragraph's next line.
+_BLOCK_START = re.compile(r"\s*(?:[-*+] |\d+[.)] |#|\|)")
+# A verdict that fills a table cell: in a DataFrame's HTML, and in its plain text (columns apart by two spaces or more).
+_HTML_VERDICT = re.compile(r"(?P<open><td[^>]*>)\s*(?P<verdict>" + _VERDICT_WORDS + r")\s*(?P<close></td>)")
+_PLAIN_VERDICT = re.compile(r"(?P<gap> {2,})(?P<verdict>" + _VERDICT_WORDS + r")(?= {2}| *\\?$)", re.M)
 _PLACEHOLDER = re.compile(r"\{(\d+)\}")
 _NAME_CHARS = "_.^={"  # a digit after a letter or one of these belongs to a name: SmolLM2, F1, R^2, r=8, MiniLM-L6
 
@@ -104,10 +118,14 @@ def outputs_file(lesson: Path) -> Path:
     return OUTPUTS / f"{lesson.stem}.yml"
 
 
+SECTIONS = ("claims", "summary", "results")  # of a lesson's file; see the module's docstring
+
+
 def read_entries(path: Path) -> dict[str, list[dict]]:
-    """{"claims": [{"en", "zh"}, ...], "summary": [...]} from a lesson's file (empty lists when there is none)."""
+    """{"claims": [{"en", "zh"}, ...], "summary": [...], "results": [...]} from a lesson's file (empty lists when
+    there is none)."""
     data = (yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None) or {}
-    return {section: list(data.get(section) or []) for section in ("claims", "summary")}
+    return {section: list(data.get(section) or []) for section in SECTIONS}
 
 
 def read_templates(lesson: Path, usable: bool = True) -> dict[str, str]:
@@ -130,7 +148,7 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _strings(dumper, text: str):
-    plain = re.fullmatch(r"[a-z]+", text) is not None  # the keys (en, zh, claims, summary) and one-word units
+    plain = re.fullmatch(r"[a-z]+", text) is not None  # the keys (en, zh, claims, summary, results), one-word units
     return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=None if plain else '"')
 
 
@@ -143,7 +161,8 @@ def write_entries(path: Path, lesson: Path, entries: dict[str, list[dict]]) -> N
               "# en: the English with every number (and reported verdict) as a placeholder {0}, {1}, ... (written by\n"
               "#     `python book/zh_outputs.py sync`; do not edit)\n"
               "# zh: the Chinese, with the same placeholders; the build fills them with this run's values\n"
-              "# claims: the claim and measured texts of the lesson's claims; summary: the items of its \"What we saw\"\n")
+              "# claims: the claim and measured texts of the lesson's claims; summary: the items of its \"What we saw\"\n"
+              "# output; results: the result lines (with a verdict) of its other outputs, and its Markdown outputs\n")
     body = yaml.dump(entries, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100_000)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(header + body, encoding="utf-8")
@@ -199,10 +218,41 @@ def summary_items(notebook) -> list[str]:
             for _, text in _summary_texts(output) for piece, is_item in items(text) if is_item]
 
 
-def translate_text(text: str, templates: dict[str, str]) -> tuple[str, list[str]]:
-    """A summary text with every item that has a template in Chinese, and the English items that have none."""
+def result_outputs(notebook) -> list:
+    """The outputs that may state results besides the claims and summaries: those of the other code cells, claim
+    outputs left out."""
+    summaries = {id(cell) for cell in summary_cells(notebook)}
+    return [output for cell in notebook.cells if cell.cell_type == "code" and id(cell) not in summaries
+            for output in cell.get("outputs", []) if CLAIM_MIME not in output.get("data", {})]
+
+
+def result_pieces(where: str, text: str) -> list[tuple[str, bool]]:
+    """A printed text or a Markdown output cut into pieces (piece, states a result): printed text line by line, a
+    line stating a result when it reports a verdict or says whether something is distinguishable; Markdown paragraph
+    by paragraph (a list item, heading or table row starts a new one), every paragraph a result."""
+    pieces: list[list] = []
+    for line in text.splitlines(keepends=True):
+        if where == "text":
+            pieces.append([line, _RESULT.search(line) is not None])
+        elif line.strip() and pieces and pieces[-1][1] and not _BLOCK_START.match(line):
+            pieces[-1][0] += line
+        else:
+            pieces.append([line, bool(line.strip())])
+    return [(piece, is_result) for piece, is_result in pieces]
+
+
+def result_lines(notebook) -> list[str]:
+    """The English result lines (one line each, numbers as they are) of a notebook's outputs other than its claims
+    and summaries."""
+    return [item_text(piece)[1] for output in result_outputs(notebook) for where, text in _summary_texts(output)
+            for piece, is_result in result_pieces(where, text) if is_result]
+
+
+def translate_text(text: str, templates: dict[str, str], pieces=None) -> tuple[str, list[str]]:
+    """A summary text with every item that has a template in Chinese, and the English items that have none (the
+    items: those of `items`, or of `pieces`, a text cut as `result_pieces` does)."""
     out, missing = [], []
-    for piece, is_item in items(text):
+    for piece, is_item in (items(text) if pieces is None else pieces):
         if not is_item:
             out.append(piece)
             continue
@@ -214,6 +264,29 @@ def translate_text(text: str, templates: dict[str, str]) -> tuple[str, list[str]
             out.append(piece)
             missing.append(core)
     return "".join(out), missing
+
+
+def _width(text: str) -> int:
+    """How many columns a text takes in a monospaced font (a Chinese character two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _plain_cell(match: re.Match) -> str:
+    """A verdict filling a cell of a table's plain text, in Chinese, right-aligned in the columns it had."""
+    verdict, chinese = match["verdict"], verdict_zh(match["verdict"])
+    return " " * max(1, len(match["gap"]) + _width(verdict) - _width(chinese)) + chinese
+
+
+def translate_table(output) -> None:
+    """Put the verdicts that fill cells of a table output (a DataFrame's HTML, and its plain text) in Chinese, in
+    place; everything else, numbers included, stays as it is."""
+    data = output.get("data", {})
+    if "<table" not in data.get("text/html", ""):
+        return
+    data["text/html"] = _HTML_VERDICT.sub(lambda m: m["open"] + verdict_zh(m["verdict"]) + m["close"],
+                                          data["text/html"])
+    if "text/plain" in data:
+        data["text/plain"] = _PLAIN_VERDICT.sub(_plain_cell, data["text/plain"])
 
 
 def _translated(text: str, templates: dict[str, str]) -> str | None:
@@ -236,8 +309,9 @@ def claim_sentence(claim: dict, templates: dict[str, str], units: dict[str, str]
 
 
 def translate_outputs(notebook, lesson: Path) -> int:
-    """Put the claim lines and summaries of a lesson notebook (its English markdown still in place, to find the
-    summaries) in Chinese, in place; returns how many texts were left in English for want of a translation."""
+    """Put the claim lines, summaries, result lines and table verdicts of a lesson notebook (its English markdown
+    still in place, to find the summaries) in Chinese, in place; returns how many texts were left in English for want
+    of a translation."""
     templates, units, left = read_templates(lesson), read_units(), 0
     for output in claim_outputs(notebook):
         sentence = claim_sentence(output["data"][CLAIM_MIME], templates, units)
@@ -247,15 +321,18 @@ def translate_outputs(notebook, lesson: Path) -> int:
         output["data"]["text/markdown"] = sentence
         if "text/plain" in output["data"]:
             output["data"]["text/plain"] = sentence
-    for cell in summary_cells(notebook):
-        for output in cell.get("outputs", []):
-            for where, text in _summary_texts(output):
-                chinese, missing = translate_text(text, templates)
-                left += len(missing)
-                if where == "text":
-                    output["text"] = chinese
-                else:
-                    output["data"][where] = chinese
+    summaries = [(output, False) for cell in summary_cells(notebook) for output in cell.get("outputs", [])]
+    for output, results in summaries + [(output, True) for output in result_outputs(notebook)]:
+        for where, text in _summary_texts(output):
+            chinese, missing = translate_text(text, templates, result_pieces(where, text) if results else None)
+            left += len(missing)
+            if where == "text":
+                output["text"] = chinese
+            else:
+                output["data"][where] = chinese
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            translate_table(output)
     if left:
         print(f"warning: {lesson.stem}: {left} results left in English (see `python book/zh_outputs.py check`)")
     return left
@@ -264,13 +341,18 @@ def translate_outputs(notebook, lesson: Path) -> int:
 # ---- check and sync ----------------------------------------------------------------------------------------------
 
 def required(lesson: Path) -> dict[str, list[str]]:
-    """The English texts a lesson states (numbers as they are): {"claims": [...], "summary": [...], "units": [...]}."""
+    """The English texts a lesson states (numbers as they are): {"claims": [...], "summary": [...], "results": [...],
+    "units": [...], "verdicts": [...]}."""
     notebook = nbformat.read(lesson, as_version=4)
     claims = [output["data"][CLAIM_MIME] for output in claim_outputs(notebook)]
     return {"claims": [text for claim in claims for text in (claim["claim"], claim["measured"])],
             "summary": summary_items(notebook),
+            "results": result_lines(notebook),
             "units": [claim["unit"] for claim in claims if claim["unit"]],
             "verdicts": [claim["verdict"] for claim in claims]}
+
+
+_KIND = {"claims": "claim", "summary": "summary", "results": "result"}
 
 
 def _nearest(pattern: str, unused: list[dict]) -> dict | None:
@@ -281,23 +363,23 @@ def _nearest(pattern: str, unused: list[dict]) -> dict | None:
 
 
 def problems(notebooks: list[Path]) -> list[str]:
-    """Every claim or summary text of these lessons without a current Chinese template, every template whose
+    """Every claim, summary or result text of these lessons without a current Chinese template, every template whose
     placeholders differ from its English pattern's, and every unit or verdict without Chinese."""
     found, units = [], read_units()
     for lesson in notebooks:
         entries = read_entries(outputs_file(lesson))
         templates = read_templates(lesson, usable=False)  # a template with wrong placeholders is reported below
         texts = required(lesson)
-        current = {abstract(text)[0] for kind in ("claims", "summary") for text in texts[kind]}
-        unused = [entry for entry in entries["claims"] + entries["summary"] if entry.get("en") not in current]
-        for kind in ("claims", "summary"):
+        current = {abstract(text)[0] for kind in SECTIONS for text in texts[kind]}
+        unused = [entry for kind in SECTIONS for entry in entries[kind] if entry.get("en") not in current]
+        for kind in SECTIONS:
             first = {}  # each pattern once, with the first text that has it
             for text in texts[kind]:
                 first.setdefault(abstract(text)[0], text)
             for pattern, text in first.items():
                 if pattern in templates:
                     continue
-                message = (f"{lesson.stem}: no Chinese for this {'claim' if kind == 'claims' else 'summary'} text "
+                message = (f"{lesson.stem}: no Chinese for this {_KIND[kind]} text "
                            f"(`python book/zh_outputs.py sync` adds it; write its zh in "
                            f"{_shown(outputs_file(lesson))}):\n      {text}")
                 old = _nearest(pattern, [entry for entry in unused if (entry.get("zh") or "").strip()])
@@ -305,7 +387,7 @@ def problems(notebooks: list[Path]) -> list[str]:
                     message += ("\n      the English changed after it was translated; it was:\n      " + old["en"]
                                 + "\n      translated as:\n      " + old["zh"])
                 found.append(message)
-        for entry in entries["claims"] + entries["summary"]:
+        for entry in (entry for kind in SECTIONS for entry in entries[kind]):
             en, zh = entry.get("en") or "", entry.get("zh") or ""
             if [int(n) for n in _PLACEHOLDER.findall(en)] != list(range(len(_PLACEHOLDER.findall(en)))):
                 found.append(f"{lesson.stem}: an en that is not a pattern (placeholders {{0}}, {{1}}, ... from the "
@@ -323,7 +405,7 @@ def problems(notebooks: list[Path]) -> list[str]:
 
 
 def sync(notebooks: list[Path], prune: bool = False) -> None:
-    """Add an entry (zh empty) for every claim or summary text without one, and a unit entry for every new unit;
+    """Add an entry (zh empty) for every claim, summary or result text without one, and a unit entry for every new unit;
     with `prune`, drop the entries no output uses any more."""
     all_units = []
     for lesson in notebooks:
@@ -332,7 +414,7 @@ def sync(notebooks: list[Path], prune: bool = False) -> None:
         texts = required(lesson)
         all_units += texts["units"]
         known = {entry["en"]: entry for entries in old.values() for entry in entries}
-        current = {kind: list(dict.fromkeys(abstract(text)[0] for text in texts[kind])) for kind in ("claims", "summary")}
+        current = {kind: list(dict.fromkeys(abstract(text)[0] for text in texts[kind])) for kind in SECTIONS}
         new = {}
         for kind, patterns in current.items():
             new[kind] = [known.get(pattern, {"en": pattern, "zh": ""}) for pattern in patterns]
@@ -396,8 +478,8 @@ def lessons() -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("check", help="list claim and summary texts with no current Chinese template")
-    syncing = commands.add_parser("sync", help="add entries (zh empty) for new claim and summary texts")
+    commands.add_parser("check", help="list claim, summary and result texts with no current Chinese template")
+    syncing = commands.add_parser("sync", help="add entries (zh empty) for new claim, summary and result texts")
     syncing.add_argument("--prune", action="store_true", help="drop entries no output uses any more")
     args = parser.parse_args(argv)
     if args.command == "sync":
@@ -407,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     if found:
         print(*found, sep="\n")
     print(f"Chinese results: {len(found)} problems (above)" if found
-          else "Chinese results: every claim and summary text has a current Chinese template")
+          else "Chinese results: every claim, summary and result text has a current Chinese template")
     return 1 if found else 0
 
 

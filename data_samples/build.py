@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import annotators  # noqa: E402
 import raw_reviews  # noqa: E402
 import shortcuts  # noqa: E402
-from sft_helpers import data  # noqa: E402
+import text_statistics  # noqa: E402
+from sft_helpers import cleaning, data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 SEED = 20261125
@@ -62,7 +63,7 @@ def check_labels(rows: list[dict], path: Path, column: str, allowed: tuple[str, 
     if bad := [row["id"] for row in rows if row[column] not in allowed]:
         raise SourceError(f"{path}: labels outside {allowed} in {bad[:5]}")
     if column == "sentiment":
-        if bad := [row["id"] for row in rows if data.sentiment_from_stars(int(row["stars"])) != row["sentiment"]]:
+        if bad := [row["id"] for row in rows if cleaning.sentiment_from_stars(int(row["stars"])) != row["sentiment"]]:
             raise SourceError(f"{path}: sentiment does not follow the stars in {bad[:5]}")
 
 
@@ -71,7 +72,7 @@ def check_apart(texts: list[str], others: list[str], path: Path) -> None:
     known = {data.dedup_key(t) for t in others}
     if same := [t for t in texts if data.dedup_key(t) in known]:
         raise SourceError(f"{path}: texts also in the training sources, e.g. {same[0]!r}")
-    pairs = [(i, j) for i, j, _ in data.near_duplicate_pairs(others + texts) if i < len(others) <= j]
+    pairs = [(i, j) for i, j, _ in text_statistics.near_duplicate_pairs(others + texts) if i < len(others) <= j]
     if pairs:
         raise SourceError(f"{path}: near-duplicate of a training text: {texts[pairs[0][1] - len(others)]!r}")
 
@@ -125,10 +126,10 @@ def class_table(splits: dict[str, list[dict]], label: str, names: tuple[str, ...
 
 def diversity_lines(name: str, texts: list[str]) -> list[str]:
     """Markdown lines stating the diversity measures of a text column."""
-    template, count = data.longest_common_template(texts)
-    pairs = data.near_duplicate_pairs(texts)
+    template, count = text_statistics.longest_common_template(texts)
+    pairs = text_statistics.near_duplicate_pairs(texts)
     return [
-        f"- **{name}**: distinct word bigrams / all bigrams = {data.distinct_bigram_ratio(texts):.3f}; "
+        f"- **{name}**: distinct word bigrams / all bigrams = {text_statistics.distinct_bigram_ratio(texts):.3f}; "
         f"longest word sequence shared by at least 1% of texts: \"{template}\" ({len(template.split())} words, "
         f"{count} texts); near-duplicate pairs (word-trigram Jaccard >= 0.5): {len(pairs)}."
     ]
@@ -200,7 +201,7 @@ def raw_lines(raw: list[dict], eligible: int, clean_count: int) -> list[str]:
 
 def shifted_review_lines(rows: list[dict]) -> list[str]:
     """Size, balance, registers and lengths of the shifted review test set."""
-    words = [data.word_count(r["text"]) for r in rows]
+    words = [cleaning.word_count(r["text"]) for r in rows]
     return [f"{len(rows)} reviews. " + counts_line("Classes", Counter(r["sentiment"] for r in rows), data.SENTIMENTS),
             counts_line("Registers", Counter(r["register"] for r in rows)), "", *TABLE_HEAD,
             length_row("text", words, "words")]
@@ -208,10 +209,10 @@ def shifted_review_lines(rows: list[dict]) -> list[str]:
 
 def review_length_lines(rows: list[dict]) -> list[str]:
     """Length table overall and per class, and the share of short reviews."""
-    lines = TABLE_HEAD + [length_row("text (all)", [data.word_count(r["text"]) for r in rows], "words")]
-    lines += [length_row(f"text ({c})", [data.word_count(r["text"]) for r in rows if r["sentiment"] == c], "words")
+    lines = TABLE_HEAD + [length_row("text (all)", [cleaning.word_count(r["text"]) for r in rows], "words")]
+    lines += [length_row(f"text ({c})", [cleaning.word_count(r["text"]) for r in rows if r["sentiment"] == c], "words")
               for c in data.SENTIMENTS]
-    words = [data.word_count(r["text"]) for r in rows]
+    words = [cleaning.word_count(r["text"]) for r in rows]
     return lines + ["", f"Reviews of 4-15 words: {share(words, lambda n: 4 <= n <= 15):.1%}; over 40 words: "
                         f"{share(words, lambda n: n > 40):.1%}."]
 
@@ -263,9 +264,9 @@ def sentence_count(text: str) -> int:
 
 def news_length_lines(rows: list[dict]) -> list[str]:
     """Length table of titles and descriptions, the 15-60-word share and sentences per description."""
-    descriptions = [data.word_count(r["description"]) for r in rows]
+    descriptions = [cleaning.word_count(r["description"]) for r in rows]
     sentences = Counter(min(sentence_count(r["description"]), 4) for r in rows)
-    return TABLE_HEAD + [length_row("title", [data.word_count(r["title"]) for r in rows], "words"),
+    return TABLE_HEAD + [length_row("title", [cleaning.word_count(r["title"]) for r in rows], "words"),
                          length_row("description", descriptions, "words"),
                          "", f"Descriptions of 15-60 words: {share(descriptions, lambda n: 15 <= n <= 60):.1%}. "
                          "Sentences per description: " + ", ".join(
@@ -308,7 +309,7 @@ def zh_length_lines(rows: list[dict], name: str) -> list[str]:
     bands = [(1, 3), (4, 6), (7, 9), (10, 12), (13, 15), (16, 20), (21, 30), (31, 200)]
     spread = ", ".join(f"{lo}-{hi if hi < 200 else ''}: {sum(lo <= c <= hi for c in chars)}" for lo, hi in bands)
     return TABLE_HEAD + [length_row(f"zh ({name})", chars, "Chinese characters"),
-                         length_row(f"en ({name})", [data.word_count(r["en"]) for r in rows], "words"),
+                         length_row(f"en ({name})", [cleaning.word_count(r["en"]) for r in rows], "words"),
                          "", f"Chinese characters per sentence ({name}), in bands: {spread}."]
 
 

@@ -8,7 +8,7 @@ import random
 import re
 from collections import Counter
 
-from sft_helpers import data
+from sft_helpers import cleaning, data
 
 LABEL_NOISE_RATE = 0.08  # share of the review rows from the clean set whose stars and sentiment are replaced
 NON_ENGLISH = [  # rows that are not English reviews at all (hand-written, several languages)
@@ -69,7 +69,7 @@ NEIGHBOURS = keyboard_neighbours()
 
 def known_misspelling(text: str, rng: random.Random) -> str | None:
     """The text with one word misspelled as in the fixer's table, or None when it holds none of those words."""
-    candidates = [(m, wrong) for wrong, right in data.SPELLING_CORRECTIONS.items()
+    candidates = [(m, wrong) for wrong, right in cleaning.SPELLING_CORRECTIONS.items()
                   for m in re.finditer(rf"\b{right}\b", text, flags=re.IGNORECASE) if m.group(0)[1:].islower()]
     if not candidates:
         return None
@@ -93,7 +93,7 @@ def typo(word: str, rng: random.Random) -> str:
 
 def with_typos(text: str, rng: random.Random) -> str | None:
     """The text with one or two words mistyped (never into a spelling the fixer's table knows), or None."""
-    table = set(data.SPELLING_CORRECTIONS) | set(data.SPELLING_CORRECTIONS.values())
+    table = set(cleaning.SPELLING_CORRECTIONS) | set(cleaning.SPELLING_CORRECTIONS.values())
     spots = [m for m in re.finditer(r"\b[A-Za-z]{4,}\b", text) if m.group(0).lower() not in table]
     if not spots:
         return None
@@ -217,7 +217,8 @@ def add_copies(stream: list[dict], reposts: list[dict], rng: random.Random) -> N
         insert_after(stream, source, dict(source, kinds=source["kinds"] + ["exact duplicate"], in_clean_set=0), rng)
     for _ in range(45):
         source = rng.choice(originals)
-        variant, kind = near_variant(data.normalise_whitespace(data.strip_html(source["text"])), rng)
+        plain = cleaning.normalise_whitespace(cleaning.strip_html(source["text"]))
+        variant, kind = near_variant(plain, rng)
         insert_after(stream, source, dict(source, text=variant, kinds=[f"near-duplicate ({kind})"], in_clean_set=0), rng)
     for repost in reposts:
         source = by_source[repost["original_id"]]
@@ -232,7 +233,8 @@ def reserve_rows(reserve: list[dict], rng: random.Random) -> list[dict]:
     rows = [record(t, "", "", "", "", ["empty or too short"], None, False) for t in TOO_SHORT]
     for text in NON_ENGLISH:
         stars = rng.randint(1, 5)
-        rows.append(record(text, str(stars), data.sentiment_from_stars(stars), "", "", ["non-English"], None, False))
+        sentiment = cleaning.sentiment_from_stars(stars)
+        rows.append(record(text, str(stars), sentiment, "", "", ["non-English"], None, False))
     label = lambda r: (r["stars"], r["sentiment"])  # noqa: E731
     for r in pool[:20]:
         rows.append(record(r["text"], "", "", r["domain"], r["id"], ["missing label"], label(r), False))
@@ -257,7 +259,7 @@ def outside_rows(spam: list[dict], mixed: list[dict], domains: list[str], rng: r
     rows = []
     for r in spam:
         stars = rng.choice(["5", "5", "5", "4", "1"])
-        rows.append(record(r["text"], stars, data.sentiment_from_stars(int(stars)), rng.choice(domains), r["id"],
+        rows.append(record(r["text"], stars, cleaning.sentiment_from_stars(int(stars)), rng.choice(domains), r["id"],
                            ["spam or advertising"], None, False))
     for r in mixed:
         rows.append(record(r["text"], r["stars"], r["sentiment"], r["domain"], r["id"], ["mixed-language"],

@@ -1,6 +1,6 @@
 """The classic baseline fine-tuning has to beat: TF-IDF features and logistic regression (scikit-learn).
 
-Used in lessons 07, 08 and 10.
+Used in lessons: 07, 08, 10
 """
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Causal language models for SFT: chat prompts, loss masking, generation, cheaper variants, BLEU/chrF."""
+"""Causal language models for SFT on a generation task: chat prompts, loss masking, generation, cheaper variants.
+
+Used in lessons: 00, 09, 10, 11
+"""
 from __future__ import annotations
 
 import contextlib
@@ -10,23 +13,23 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import datasets
-import numpy as np
 import pandas as pd
-import sacrebleu
 import torch
 import torch.nn.functional as F
 from peft import LoraConfig, get_peft_model
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sft_helpers.features import cache_hidden, padding_mask, run_blocks
+from sft_helpers.metrics import generation_scores
 from sft_helpers.models import trainable_summary, transformer_blocks
+from sft_helpers.recipes import DECODER
 from sft_helpers.runtime import choose_device
-from sft_helpers.stats import Interval, bootstrap_interval, paired_interval, unpaired_interval
-from sft_helpers.tasks import COURSE_TASKS, TRANSLATION_SYSTEM_PROMPT, Task
-from sft_helpers.train import History, TrainConfig, eval_mode, train
+from sft_helpers.tasks import Task
+from sft_helpers.evaluation import eval_mode
+from sft_helpers.train import History, TrainConfig, train
 
 IGNORE_INDEX = -100
 MAX_NEW_TOKENS = 48
@@ -68,29 +71,30 @@ def generate_replies(
     return replies
 
 
-def translation_messages(zh: str) -> list[dict[str, str]]:
-    """The chat that asks for the English of one Chinese sentence (a short fixed system prompt, then the sentence)."""
-    return chat_messages(zh, TRANSLATION_SYSTEM_PROMPT)
+def task_messages(task: Task, row: dict[str, str]) -> list[dict[str, str]]:
+    """The chat that asks a generation task for one row's output: the task's system prompt, then the row's text."""
+    return chat_messages(task.text(row), task.instruction)
 
 
 def prompt_and_completion(
-    tokenizer: PreTrainedTokenizerBase, zh: str, en: str, system: str | None = TRANSLATION_SYSTEM_PROMPT
+    tokenizer: PreTrainedTokenizerBase, prompt_text: str, answer: str, system: str | None = None
 ) -> tuple[str, str]:
-    """The prompt text up to the assistant's turn, and the completion: the answer, `<|im_end|>` and its newline."""
-    messages = chat_messages(zh, system)
+    """The prompt text up to the assistant's turn, and the completion: the answer, `<|im_end|>` and its newline
+    (`system` None: the model's default system prompt)."""
+    messages = chat_messages(prompt_text, system)
     prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": en}], tokenize=False)
+    full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": answer}], tokenize=False)
     if not full.startswith(prompt):
         raise ValueError("the chat template renders the prompt differently once the answer is added")
     return prompt, full[len(prompt) :]
 
 
 def build_sft_example(
-    tokenizer: PreTrainedTokenizerBase, zh: str, en: str, max_length: int = 128,
-    system: str | None = TRANSLATION_SYSTEM_PROMPT,
+    tokenizer: PreTrainedTokenizerBase, prompt_text: str, answer: str, max_length: int = DECODER.max_length,
+    system: str | None = None,
 ) -> dict[str, list[int]]:
     """Token ids of prompt + completion, with labels -100 on every prompt position (truncated to `max_length`)."""
-    prompt, completion = prompt_and_completion(tokenizer, zh, en, system)
+    prompt, completion = prompt_and_completion(tokenizer, prompt_text, answer, system)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
     input_ids = (prompt_ids + completion_ids)[:max_length]
@@ -99,12 +103,13 @@ def build_sft_example(
 
 
 def sft_rows(
-    tokenizer: PreTrainedTokenizerBase, pairs: datasets.Dataset, max_length: int = 128,
-    task: Task = COURSE_TASKS["translation"],
+    tokenizer: PreTrainedTokenizerBase, task: Task, rows: Iterable[dict[str, str]],
+    max_length: int = DECODER.max_length,
 ) -> list[dict[str, list[int]]]:
-    """One SFT example per row of a seq2seq task's split (default: the course's zh -> en translation)."""
+    """One SFT example per row of a generation task's split: its text as the prompt (with the task's system prompt),
+    its target as the answer."""
     return [build_sft_example(tokenizer, task.text(row), row[task.target_column], max_length, task.instruction)
-            for row in pairs]
+            for row in rows]
 
 
 def masking_table(tokenizer: PreTrainedTokenizerBase, example: dict[str, list[int]]) -> pd.DataFrame:
@@ -158,64 +163,22 @@ def causal_lm_loss(outputs: Any, labels: torch.Tensor) -> torch.Tensor:
     )
 
 
-def translate(
+def generate_outputs(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    sentences: list[str],
+    task: Task,
+    texts: list[str],
     max_new_tokens: int = MAX_NEW_TOKENS,
     batch_size: int = 16,
-    system: str = TRANSLATION_SYSTEM_PROMPT,
 ) -> list[str]:
-    """Greedy English translations of Chinese sentences, with the course's system prompt (or `system`)."""
+    """Greedy outputs of a generation task for its input texts, each asked with the task's system prompt."""
     with eval_mode(model):
-        return generate_replies(model, tokenizer, sentences, max_new_tokens, system, batch_size)
+        return generate_replies(model, tokenizer, texts, max_new_tokens, task.instruction, batch_size)
 
 
 def share_with_chinese(texts: Sequence[str]) -> float:
     """Share of texts that contain at least one Chinese character (a translation should contain none)."""
     return sum(CHINESE.search(text) is not None for text in texts) / len(texts)
-
-
-def translation_scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
-    """Corpus BLEU and chrF (sacrebleu, 0-100) of the hypotheses against one reference each."""
-    return {
-        "bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
-        "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
-    }
-
-
-CORPUS_METRICS = {"bleu": sacrebleu.BLEU, "chrf": sacrebleu.CHRF}
-
-
-def sentence_statistics(hypotheses: Sequence[str], references: Sequence[str], metric: str = "chrf") -> np.ndarray:
-    """Per sentence, the counts sacrebleu sums into a corpus BLEU or chrF (one row each), ready to resample."""
-    return np.array(CORPUS_METRICS[metric]()._extract_corpus_statistics(list(hypotheses), [list(references)]))
-
-
-def corpus_score(metric: str = "chrf") -> Callable[[Any, np.ndarray], float]:
-    """score(_, statistics): the corpus BLEU or chrF of resampled sentence statistics (for `sft_helpers.stats`)."""
-    scorer = CORPUS_METRICS[metric]()
-    return lambda _, statistics: float(scorer._compute_score_from_stats(statistics.sum(axis=0).tolist()).score)
-
-
-def translation_interval(hypotheses: Sequence[str], references: Sequence[str], metric: str = "chrf") -> Interval:
-    """Corpus BLEU or chrF with a bootstrap interval over the sentences."""
-    return bootstrap_interval(references, sentence_statistics(hypotheses, references, metric), corpus_score(metric))
-
-
-def paired_translation_difference(hypotheses_a: Sequence[str], hypotheses_b: Sequence[str], references: Sequence[str],
-                                  metric: str = "chrf") -> Interval:
-    """Score(A) − score(B) of two systems on the same sentences, with a paired bootstrap interval."""
-    a, b = (sentence_statistics(hypotheses, references, metric) for hypotheses in (hypotheses_a, hypotheses_b))
-    return paired_interval(references, a, b, corpus_score(metric))
-
-
-def unpaired_translation_difference(hypotheses_a: Sequence[str], references_a: Sequence[str],
-                                    hypotheses_b: Sequence[str], references_b: Sequence[str],
-                                    metric: str = "chrf") -> Interval:
-    """Score on sentence set A − score on a different set B, each set resampled on its own."""
-    return unpaired_interval(references_a, sentence_statistics(hypotheses_a, references_a, metric),
-                             references_b, sentence_statistics(hypotheses_b, references_b, metric), corpus_score(metric))
 
 
 def freeze_decoder(model: PreTrainedModel, trainable_top_blocks: int | None) -> PreTrainedModel:
@@ -293,11 +256,13 @@ def add_lora(
         return get_peft_model(model, config)
 
 
-def conversational_dataset(pairs: datasets.Dataset) -> datasets.Dataset:
-    """The pairs as TRL's conversational prompt/completion dataset (system + user prompt, assistant completion)."""
+def conversational_dataset(task: Task, rows: Iterable[dict[str, str]]) -> datasets.Dataset:
+    """A generation task's rows as TRL's conversational prompt/completion dataset (system + user prompt, assistant
+    completion)."""
+    rows = list(rows)
     return datasets.Dataset.from_dict({
-        "prompt": [translation_messages(zh) for zh in pairs["zh"]],
-        "completion": [[{"role": "assistant", "content": en}] for en in pairs["en"]],
+        "prompt": [task_messages(task, row) for row in rows],
+        "completion": [[{"role": "assistant", "content": row[task.target_column]}] for row in rows],
     })
 
 
@@ -362,8 +327,8 @@ def train_translator(
 
 
 def comparison_row(
-    model: torch.nn.Module, run: TranslatorRun, hypotheses: list[str], references: list[str]
+    model: torch.nn.Module, run: TranslatorRun, task: Task, hypotheses: list[str], references: list[str]
 ) -> dict[str, float]:
-    """One fine-tuned variant's trainable parameters, seconds per step, peak memory, BLEU and chrF."""
+    """One fine-tuned variant's trainable parameters, seconds per step, peak memory and the task's scores."""
     cost = {"seconds per step": run.seconds_per_step, "peak memory (MB)": run.peak_mb}
-    return trainable_summary(model) | cost | translation_scores(hypotheses, references)
+    return trainable_summary(model) | cost | generation_scores(task, hypotheses, references)

@@ -1,4 +1,7 @@
-"""`sft-course train/predict/evaluate`: a course task or your own file, through the lessons' training loop."""
+"""`sft-course train/predict/evaluate`: a course task or your own file, through the lessons' training loop.
+
+Used in lessons: none
+"""
 from __future__ import annotations
 
 import argparse
@@ -16,43 +19,30 @@ import torch
 from torch.nn.functional import cross_entropy, mse_loss
 
 from sft_helpers import data
-from sft_helpers.causal_lm import (
-    causal_lm_loss, freeze_decoder, generate_replies, sft_collator, sft_rows, translation_scores,
-)
+from sft_helpers.causal_lm import causal_lm_loss, freeze_decoder, generate_outputs, sft_collator, sft_rows
 from sft_helpers.finetuned import (
-    CONFIG_FILE, MAX_LENGTH, UNFINISHED_FILE, FineTunedFolderError, FineTunedGenerator, FineTunedInstruct,
+    CONFIG_FILE, UNFINISHED_FILE, FineTunedFolderError, FineTunedGenerator, FineTunedInstruct,
     FineTunedRegressor, data_record, load_finetuned, save_finetuned, save_generator, save_instruct,
 )
-from sft_helpers import instruct
-from sft_helpers.metrics import classification_metrics, classification_report_frame, confusion_frame, regression_metrics
+from sft_helpers import instruct, recipes
+from sft_helpers.metrics import (
+    classification_metrics, classification_report_frame, confusion_frame, generation_scores, regression_metrics,
+)
 from sft_helpers.models import encoder_classifier, freeze, transformer_blocks
 from sft_helpers.pretrained import MissingModelPackageError, UnknownModelError, load_causal_lm, load_encoder
 from sft_helpers.runtime import choose_device, seed_everything
 from sft_helpers.tasks import CLASSIFICATION, COURSE_TASKS, KINDS, REGRESSION, SEQ2SEQ, SPLITS, Task, own_task
-from sft_helpers.train import History, TrainConfig, eval_mode, evaluate, make_accelerator, train
+from sft_helpers.evaluation import evaluate
+from sft_helpers.train import History, TrainConfig, make_accelerator, train
 
 REPORT_FILE, DATA_FOLDER = "training_report.json", "data"
 MULTI_PROCESS = (
-    "Several processes, data shared between them: "
-    "torchrun --nproc_per_node 2 -m sft_helpers.cli train ... (CPU); "
-    "accelerate launch --multi_gpu --num_processes N -m sft_helpers.cli train ... (GPUs)."
+    "Several processes, data shared between them:\n"
+    "  torchrun --nproc_per_node 2 -m sft_helpers.cli train ...  (CPU)\n"
+    "  accelerate launch --multi_gpu --num_processes N -m sft_helpers.cli train ...  (GPUs)"
 )
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """What `sft-course train` uses unless told otherwise, for one kind of task."""
-
-    model: str  # packaged short name, folder or hub id
-    trainable_top_layers: int | None  # None: train everything
-    config: TrainConfig
-
-
-ENCODER = Recipe("minilm", 2, TrainConfig(lr=1e-4, batch_size=32, epochs=2, scheduler="linear", group_by_length=True))
-DECODER = Recipe("smollm2-135m", None, TrainConfig(lr=1e-4, batch_size=8, epochs=1, scheduler="linear",
-                                                   warmup_steps=5, group_by_length=True))
-RECIPES = {CLASSIFICATION: ENCODER, REGRESSION: ENCODER, SEQ2SEQ: DECODER}
-INSTRUCT = Recipe("smollm2-135m", instruct.TOP_BLOCKS, instruct.CONFIG)  # `sft-course train instruct` (lesson 10)
 MONITORS = {  # the validation values --monitor can follow, by kind
     CLASSIFICATION: ("loss", "accuracy", "macro_f1"), REGRESSION: ("loss", "mse", "mae", "r2"), SEQ2SEQ: ("loss",)}
 
@@ -74,36 +64,24 @@ class Job:
     metric_fn: Callable[[torch.Tensor, torch.Tensor], dict[str, float]] | None
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def bounded(name: str, cast: Callable[[str], Any], low: float, above: bool = False,
+            below: float | None = None) -> Callable[[str], Any]:
+    """An argparse type called `name`: `cast` of the text, >= `low` (> when `above`) and, if given, < `below`."""
+    rule = f"{'>' if above else '>='} {low}" + ("" if below is None else f" and < {below}")
+
+    def check(text: str) -> Any:
+        value = cast(text)
+        if (value <= low if above else value < low) or (below is not None and not value < below):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {value}")
+        return value
+
+    check.__name__ = name  # argparse names it in "invalid NAME value: 'x'"
+    return check
 
 
-def non_negative_int(text: str) -> int:
-    """An argparse type: an integer >= 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """An argparse type: a number > 0."""
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
-
-
-def share(text: str) -> float:
-    """An argparse type: a number >= 0 and < 1."""
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 0 and < 1, got {value}")
-    return value
+positive_int, non_negative_int = bounded("positive_int", int, 1), bounded("non_negative_int", int, 0)
+positive_float = bounded("positive_float", float, 0, above=True)
+share = bounded("share", float, 0, below=1)
 
 
 def top_layers(text: str) -> int | None:
@@ -176,27 +154,29 @@ def build_encoder(model_name: str, outputs: int, depth: int | None) -> tuple[tor
     return model, tokenizer
 
 
-def encoder_job(task: Task, rows: dict[str, list[dict[str, str]]], model_name: str, depth: int | None) -> Job:
+def encoder_job(task: Task, rows: dict[str, list[dict[str, str]]], model_name: str, depth: int | None,
+                max_length: int) -> Job:
     """A classifier or regressor on a pretrained encoder, with the task's tokenised splits."""
     classes = task.kind == CLASSIFICATION
     model, tokenizer = build_encoder(model_name, len(task.labels) if classes else 1, depth)
     splits = datasets.DatasetDict({split: data.task_dataset(task, rows[split]) for split in ("train", "validation")})
-    tokens = data.tokenize(splits, tokenizer, "text", max_length=MAX_LENGTH)
+    tokens = data.tokenize(splits, tokenizer, "text", max_length=max_length)
     tokens = tokens.select_columns(["input_ids", "attention_mask", "labels"]).with_format("torch")
     return Job(model, tokenizer, tokens["train"], tokens["validation"], data.padding_collator(tokenizer),
                cross_entropy if classes else mse_loss, classification_metrics if classes else regression_metrics)
 
 
-def generator_job(task: Task, rows: dict[str, list[dict[str, str]]], model_name: str, depth: int | None) -> Job:
+def generator_job(task: Task, rows: dict[str, list[dict[str, str]]], model_name: str, depth: int | None,
+                  max_length: int) -> Job:
     """A pretrained causal LM fine-tuned on chats (prompt masked), frozen but for the top `depth` blocks."""
     model, tokenizer = load_causal_lm(model_name)
     check_top_layers(depth, len(transformer_blocks(model.model)))
-    examples = {split: sft_rows(tokenizer, rows[split], MAX_LENGTH, task) for split in ("train", "validation")}
+    examples = {split: sft_rows(tokenizer, task, rows[split], max_length) for split in ("train", "validation")}
     return Job(freeze_decoder(model, depth), tokenizer, examples["train"], examples["validation"],
                sft_collator(tokenizer), causal_lm_loss, None)
 
 
-def train_config(args: argparse.Namespace, recipe: Recipe) -> TrainConfig:
+def train_config(args: argparse.Namespace, recipe: recipes.Recipe) -> TrainConfig:
     """The recipe's configuration with every option given on the command line put in its place."""
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     return replace(recipe.config, **given)
@@ -209,11 +189,9 @@ def validation_metrics(task: Task, job: Job, rows: list[dict[str, str]], base_mo
     if task.kind != SEQ2SEQ:
         return scores
     sources, references = [task.text(row) for row in rows], [row[task.target_column] for row in rows]
-    with eval_mode(job.model):
-        trained = translation_scores(generate_replies(job.model, job.tokenizer, sources, system=task.instruction),
-                                     references)
+    trained = generation_scores(task, generate_outputs(job.model, job.tokenizer, task, sources), references)
     base = load_causal_lm(base_model)[0].to(next(job.model.parameters()).device)
-    zero_shot = translation_scores(generate_replies(base, job.tokenizer, sources, system=task.instruction), references)
+    zero_shot = generation_scores(task, generate_outputs(base, job.tokenizer, task, sources), references)
     return (scores | {f"val_{key}": value for key, value in trained.items()}
             | {f"val_{key}_zero_shot": value for key, value in zero_shot.items()})
 
@@ -296,17 +274,17 @@ def train_instruct_command(args: argparse.Namespace) -> None:
     if args.data is not None:
         raise CommandError("instruct trains on the course's instruction data; --data is for one task of your own")
     check_out(args.out, args.overwrite)
-    config = train_config(args, INSTRUCT)
+    config = train_config(args, recipes.INSTRUCT)
     if args.patience is None:  # --patience not given: the recipe stops early (the option's default is for the others)
-        config = replace(config, patience=INSTRUCT.config.patience)
+        config = replace(config, patience=recipes.INSTRUCT.config.patience)
     if config.monitor != "loss":
         raise CommandError(f"--monitor {config.monitor} is not measured for instruct; choose loss")
-    size = args.max_examples or instruct.TRAIN_SIZE
+    size = args.max_examples or recipes.TRAIN_SIZE
     train_items = instruct.instruction_set("train", size, general_share=args.general_share, seed=config.seed)
-    validation_items = instruct.instruction_set("validation", min(instruct.VALIDATION_SIZE, max(6, size // 4)),
+    validation_items = instruct.instruction_set("validation", min(recipes.VALIDATION_SIZE, max(6, size // 4)),
                                                 seed=config.seed)
-    model_name = getattr(args, "model", INSTRUCT.model)
-    depth = getattr(args, "trainable_top_layers", INSTRUCT.trainable_top_layers)
+    model_name = getattr(args, "model", recipes.INSTRUCT.model)
+    depth = getattr(args, "trainable_top_layers", recipes.INSTRUCT.trainable_top_layers)
     accelerator = make_accelerator(choose_device())
     seed_everything(config.seed)
     model, tokenizer = load_causal_lm(model_name)
@@ -317,12 +295,12 @@ def train_instruct_command(args: argparse.Namespace) -> None:
     metrics = ({"val_loss": min(epoch["val_loss"] for epoch in run.history.epochs)}
                | instruct.evaluate_instruct(model, tokenizer, "validation", args.eval_examples, config.seed))
     settings = asdict(config) | {"model": model_name, "trainable_top_layers": "all" if depth is None else depth,
-                                 "max_length": instruct.MAX_LENGTH, "max_examples": args.max_examples,
+                                 "max_length": recipes.INSTRUCT.max_length, "max_examples": args.max_examples,
                                  "general_share": args.general_share, "eval_examples": args.eval_examples}
     heldout = [{"id": p.id, "task": p.task, "language": p.language, "template": p.template}
                for p in instruct.load_phrasings() if p.split == instruct.HELDOUT]
     with staged_folder(args.out, args.overwrite) as staging:
-        save_instruct(model, tokenizer, staging, model_name, settings, metrics, instruct.MIXING_RATIO,
+        save_instruct(model, tokenizer, staging, model_name, settings, metrics, recipes.MIXING_RATIO,
                       args.general_share, heldout,
                       instruct_data_record({"train": len(train_items), "validation": len(validation_items)}))
         write_instructions(staging / DATA_FOLDER / "train.csv", train_items)
@@ -335,14 +313,14 @@ def train_instruct_command(args: argparse.Namespace) -> None:
 
 def train_command(args: argparse.Namespace) -> None:
     """Fine-tune a model for a task with Accelerate (one or many processes); save it with a model card and a report."""
-    if args.task == instruct.INSTRUCT_TASK:
+    if args.task == recipes.INSTRUCT_TASK:
         return train_instruct_command(args)
     task = command_task(args)
     check_out(args.out, args.overwrite)
     accelerator = make_accelerator(choose_device())
     task, rows = data.load_task(task, args.seed)
     rows = cut_rows(rows, args.max_examples)
-    recipe = RECIPES[task.kind]
+    recipe = recipes.recipe_for(args.task, task.kind)
     config = train_config(args, recipe)
     if config.monitor not in MONITORS[task.kind]:
         raise CommandError(f"--monitor {config.monitor} is not measured for {task.kind}; choose one of "
@@ -356,14 +334,14 @@ def train_command(args: argparse.Namespace) -> None:
             print(f"warning: {len(leaked)} text(s) appear in more than one split, e.g. {next(iter(leaked))!r}")
     seed_everything(config.seed)  # the same seed on every process: the same fresh head everywhere
     with accelerator.main_process_first():  # one process converts the model and fills the data cache
-        job = (generator_job if task.kind == SEQ2SEQ else encoder_job)(task, rows, model_name, depth)
+        job = (generator_job if task.kind == SEQ2SEQ else encoder_job)(task, rows, model_name, depth, recipe.max_length)
     start = time.perf_counter()
     history = train(job.model, job.train, config, job.loss_fn, job.validation, job.metric_fn, job.collate,
                     accelerator=accelerator)
     report = run_report(accelerator, history, time.perf_counter() - start)
     if accelerator.is_main_process:
         settings = asdict(config) | {"model": model_name, "trainable_top_layers": "all" if depth is None else depth,
-                                     "max_length": MAX_LENGTH, "max_examples": args.max_examples,
+                                     "max_length": recipe.max_length, "max_examples": args.max_examples,
                                      "processes": accelerator.num_processes}
         finish(args, task, rows, job, settings, report)
     accelerator.wait_for_everyone()
@@ -393,7 +371,8 @@ def saved_task(config: dict[str, Any], path: Path) -> Task:
     record = config["data"]
     kind = {"classifier": CLASSIFICATION, "regressor": REGRESSION, "generator": SEQ2SEQ}[config["kind"]]
     return Task(config["task"], kind, {"test": path}, tuple(record["text_columns"]), record["target_column"],
-                tuple(config.get("labels", ())), record["joiner"], config.get("system_prompt"))
+                tuple(config.get("labels", ())), record["joiner"], config.get("system_prompt"),
+                metrics=tuple(config.get("text_metrics", ())))
 
 
 def evaluation_file(folder: Path, config: dict[str, Any], given: Path | None) -> Path:
@@ -411,7 +390,7 @@ def score(model: Any, task: Task, rows: list[dict[str, str]], folder: Path, stem
     """Score a loaded model on labelled rows; for a classifier, print the per-class report and save a confusion PNG."""
     texts, targets = [task.text(row) for row in rows], [row[task.target_column] for row in rows]
     if isinstance(model, FineTunedGenerator):
-        return translation_scores(model.generate(texts), targets)
+        return generation_scores(task, model.generate(texts), targets)
     if isinstance(model, FineTunedRegressor):
         predictions = torch.tensor([p["value"] for p in model.predict(texts)])
         return regression_metrics(predictions, torch.tensor([float(t) for t in targets]))
@@ -450,24 +429,38 @@ def evaluate_command(args: argparse.Namespace) -> None:
     print(f"{task.name} on {path} ({len(rows)} examples): {shown}")
 
 
-def default_help(name: str) -> str:
-    """The recipes' default of a training option, as the help shows it (one value, or one per kind)."""
-    values = {kind: getattr(recipe.config, name, None) if hasattr(recipe.config, name) else getattr(recipe, name)
-              for kind, recipe in (("encoders", ENCODER), ("seq2seq", DECODER))}
-    shown = {kind: "all" if value is None and name == "trainable_top_layers" else value
-             for kind, value in values.items()}
-    if shown["encoders"] == shown["seq2seq"]:
-        return f"(default {shown['encoders']})"
-    return f"(default {shown['encoders']}; seq2seq {shown['seq2seq']})"
+def recipe_help(about: str, recipe: recipes.Recipe) -> str:
+    """Three lines of the train help: a task, the settings of its recipe, and where they come from."""
+    layers = "every layer" if recipe.trainable_top_layers is None else f"top {recipe.trainable_top_layers} layers"
+    config = recipe.config
+    return (f"  {about}\n      {recipe.model}, {layers}, lr {config.lr:g}, batch size {config.batch_size}, "
+            f"{config.epochs} epoch(s), {config.warmup_steps} warm-up steps, {recipe.max_length} tokens at most\n"
+            f"      ({recipe.source})")
+
+
+def same_recipe(recipe: recipes.Recipe) -> list[str]:
+    """The course tasks trained with this recipe."""
+    return [name for name, task in COURSE_TASKS.items() if recipes.recipe_for(name, task.kind) is recipe]
+
+
+def train_description() -> str:
+    """The train sub-command's description: each course task with its recipe, instruct's, and your own file's."""
+    tasks = [recipe_help(f"{name} ({task.kind}): {task.description}", recipes.recipe_for(name, task.kind))
+             for name, task in COURSE_TASKS.items()]
+    tuned = recipe_help(f"{recipes.INSTRUCT_TASK}: one chat model for {', '.join(instruct.TASKS)}", recipes.INSTRUCT)
+    own = "; ".join(f"{kind} as {', '.join(same_recipe(recipe))}" for kind, recipe in recipes.KIND_RECIPES.items())
+    return ("Fine-tune a model on a course task or your own file, and save it.\nAn option you do not give takes the "
+            "value of the task's recipe (sft_helpers/recipes.py):\n" + "\n".join([*tasks, tuned])
+            + f"\n  --data FILE: the recipe of its --kind\n      {own}")
 
 
 def add_train_parser(commands: Any) -> None:
     """The `train` sub-command: a course task or your own file, the recipe's settings unless given."""
     parser = commands.add_parser("train", help="fine-tune a model on a course task or your own file; save it",
-                                 epilog=MULTI_PROCESS)
-    parser.add_argument("task", nargs="?", choices=sorted(COURSE_TASKS) + [instruct.INSTRUCT_TASK],
-                        help="a course task: sentiment of reviews, topic of news items, Chinese-to-English translation;"
-                             " or instruct: one chat model for all three (lessons 10 and 11)")
+                                 description=train_description(), epilog=MULTI_PROCESS,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", nargs="?", choices=sorted(COURSE_TASKS) + [recipes.INSTRUCT_TASK],
+                        help="a course task, or instruct (see above)")
     parser.add_argument("--out", required=True, type=Path, help="folder to save the model, its card, splits and report")
     parser.add_argument("--overwrite", action="store_true", help="replace a model already saved in --out")
     own = parser.add_argument_group("your own data (instead of a course task)")
@@ -480,21 +473,16 @@ def add_train_parser(commands: Any) -> None:
     own.add_argument("--target-column", metavar="COL", help="seq2seq: the column of texts to generate")
     own.add_argument("--validation-data", type=Path, help="a validation file instead of one split from --data")
     own.add_argument("--test-data", type=Path, help="a test file instead of one split from --data")
-    settings = parser.add_argument_group("training (defaults: the application lessons' settings)")
-    suppress = {"default": argparse.SUPPRESS}  # not given: the recipe of the task's kind decides
-    settings.add_argument("--model", **suppress, help=f"packaged short name, folder or hub id {default_help('model')}")
+    settings = parser.add_argument_group("training (defaults: the task's recipe, above, or the value shown)")
+    suppress = {"default": argparse.SUPPRESS}  # not given: the task's recipe decides
+    settings.add_argument("--model", **suppress, help="packaged short name, folder or hub id")
     settings.add_argument("--trainable-top-layers", type=top_layers, metavar="K|all", **suppress,
-                          help="train the top K transformer layers and the head "
-                               + default_help("trainable_top_layers"))
-    settings.add_argument("--epochs", type=positive_int, **suppress,
-                          help=f"passes over the data {default_help('epochs')}")
-    settings.add_argument("--lr", type=positive_float, **suppress,
-                          help=f"AdamW's peak learning rate {default_help('lr')}")
-    settings.add_argument("--batch-size", type=positive_int, **suppress,
-                          help=f"examples per step and process {default_help('batch_size')}")
-    settings.add_argument("--warmup-steps", type=non_negative_int, **suppress,
-                          help=f"steps of linear warm-up {default_help('warmup_steps')}")
-    defaults = ENCODER.config
+                          help="train the top K transformer layers and the head")
+    settings.add_argument("--epochs", type=positive_int, **suppress, help="passes over the data")
+    settings.add_argument("--lr", type=positive_float, **suppress, help="AdamW's peak learning rate")
+    settings.add_argument("--batch-size", type=positive_int, **suppress, help="examples per step and process")
+    settings.add_argument("--warmup-steps", type=non_negative_int, **suppress, help="steps of linear warm-up")
+    defaults = recipes.ENCODER.config
     settings.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
                           help="AdamW's weight decay (default %(default)s)")
     settings.add_argument("--max-grad-norm", type=positive_float, default=defaults.max_grad_norm,
@@ -511,9 +499,9 @@ def add_train_parser(commands: Any) -> None:
     settings.add_argument("--seed", type=int, default=defaults.seed,
                           help="seed of the split, the new head and the shuffling (default %(default)s)")
     tuned = parser.add_argument_group("instruct only")
-    tuned.add_argument("--general-share", type=share, default=instruct.GENERAL_SHARE,
+    tuned.add_argument("--general-share", type=share, default=recipes.GENERAL_SHARE,
                        help="share of general instructions mixed into the training data (default %(default)s)")
-    tuned.add_argument("--eval-examples", type=positive_int, default=24, metavar="N",
+    tuned.add_argument("--eval-examples", type=positive_int, default=recipes.EVAL_EXAMPLES, metavar="N",
                        help="validation items per task (and per kind of phrasing) scored by generation and, for labels, likelihood "
                             "(default %(default)s)")
     parser.set_defaults(run=train_command)

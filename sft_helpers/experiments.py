@@ -1,4 +1,7 @@
-"""The cheap experiment lessons 03-08 repeat over seeds: a fresh head trained on precomputed sentence vectors."""
+"""The cheap experiment lessons 03-08 repeat over seeds: a fresh head trained on precomputed sentence vectors.
+
+Used in lessons: 02, 03, 04, 05, 06, 08
+"""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,10 +11,11 @@ import numpy as np
 import torch
 from sklearn.model_selection import StratifiedKFold
 
+from sft_helpers.evaluation import LossFn, MetricFn, predict
+from sft_helpers.features import feature_rows
 from sft_helpers.models import FeatureHead
 from sft_helpers.runtime import seed_everything
-from sft_helpers.features import feature_rows
-from sft_helpers.train import History, LossFn, MetricFn, TrainConfig, predict, train
+from sft_helpers.train import History, TrainConfig, train
 
 
 def train_feature_head(

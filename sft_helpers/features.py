@@ -1,4 +1,7 @@
-"""Features from pretrained networks: pooled sentence vectors, and cached activations of frozen layers."""
+"""Features from pretrained networks: pooled sentence vectors, and cached activations of frozen layers.
+
+Used in lessons: 00, 01, 02, 03, 04, 05, 06, 07, 08
+"""
 from __future__ import annotations
 
 import time
@@ -8,9 +11,10 @@ from typing import Any, Sequence
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from sft_helpers.evaluation import LossFn, MetricFn, eval_mode
 from sft_helpers.models import freeze, mean_pool, transformer_blocks
 from sft_helpers.progress import progress_bar
-from sft_helpers.train import History, LossFn, MetricFn, TrainConfig, eval_mode, train
+from sft_helpers.train import History, TrainConfig, train
 
 
 def padding_mask(lengths: torch.Tensor, width: int) -> torch.Tensor:
@@ -97,7 +101,6 @@ def cache_hidden(backbone: torch.nn.Module, frozen: list[torch.nn.Module], datas
     return cached
 
 
-@torch.no_grad()
 def advance_cache(
     classifier: torch.nn.Module, cached: Sequence[dict], from_top_layers: int, to_top_layers: int, batch_size: int = 64
 ) -> list[dict[str, torch.Tensor]]:
@@ -105,17 +108,16 @@ def advance_cache(
     backbone = classifier.backbone
     blocks = transformer_blocks(backbone)
     between = list(blocks[len(blocks) - from_top_layers : len(blocks) - to_top_layers])
-    device, was_training = next(classifier.parameters()).device, classifier.training
-    classifier.eval()
+    device = next(classifier.parameters()).device
     order = sorted(range(len(cached)), key=lambda i: len(cached[i]["hidden"]))
     advanced: list[dict[str, torch.Tensor]] = [{} for _ in order]
-    for start in range(0, len(order), batch_size):
-        rows = [cached[i] for i in order[start : start + batch_size]]
-        batch = collate_cached(rows)
-        hidden = run_blocks(backbone, between, batch["hidden"].to(device), batch["attention_mask"].to(device))
-        for index, row, states in zip(order[start : start + batch_size], rows, hidden.float().cpu()):
-            advanced[index] = {"hidden": states[: len(row["hidden"])].clone(), "labels": row["labels"]}
-    classifier.train(was_training)
+    with eval_mode(classifier):
+        for start in range(0, len(order), batch_size):
+            rows = [cached[i] for i in order[start : start + batch_size]]
+            batch = collate_cached(rows)
+            hidden = run_blocks(backbone, between, batch["hidden"].to(device), batch["attention_mask"].to(device))
+            for index, row, states in zip(order[start : start + batch_size], rows, hidden.float().cpu()):
+                advanced[index] = {"hidden": states[: len(row["hidden"])].clone(), "labels": row["labels"]}
     return advanced
 
 

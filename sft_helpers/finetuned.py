@@ -1,21 +1,24 @@
-"""Fine-tuned models a learner keeps: save a classifier, regressor or generator with its card; load it in one call."""
+"""Fine-tuned models a learner keeps: save a classifier, regressor or generator with its card; load it in one call.
+
+Used in lessons: 07, 08, 10
+"""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
 
-import datasets
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sft_helpers import data
 from sft_helpers.causal_lm import MAX_NEW_TOKENS, generate_replies
+from sft_helpers.evaluation import eval_mode
 from sft_helpers.models import PretrainedClassifier
 from sft_helpers.pretrained import PACKAGED_MODELS, load_causal_lm, load_encoder, quiet_loading
+from sft_helpers.recipes import ENCODER
 from sft_helpers.runtime import choose_device
 from sft_helpers.tasks import Task, course_task
-from sft_helpers.train import eval_mode
 
 CLASSIFIER, REGRESSOR, GENERATOR, INSTRUCT = "classifier", "regressor", "generator", "instruct"
 CONFIG_FILE, HEAD_FILE, CARD_FILE, BACKBONE_FOLDER, MODEL_FOLDER = (
@@ -33,10 +36,9 @@ BASE_KEYS = ("kind", "task", "description", "base_model", "hyperparameters", "me
 CONFIG_KEYS = {
     CLASSIFIER: (*BASE_KEYS, "labels", "pooling", "num_outputs"),
     REGRESSOR: (*BASE_KEYS, "pooling", "num_outputs"),
-    GENERATOR: (*BASE_KEYS, "system_prompt", "max_new_tokens"),
+    GENERATOR: (*BASE_KEYS, "system_prompt", "max_new_tokens", "text_metrics"),
     INSTRUCT: (*BASE_KEYS, "tasks", "mixing_ratio", "general_share", "heldout_phrasings", "max_new_tokens"),
 }
-MAX_LENGTH = 128
 LIMITS = {
     CLASSIFIER: "It always answers with one of its labels, even for text that fits none of them; its probabilities "
                 "are not calibrated, so read them as a ranking, not as a chance of being right.",
@@ -50,13 +52,6 @@ LIMITS = {
 
 class FineTunedFolderError(ValueError):
     """A folder that does not hold a fine-tuned model that can be loaded."""
-
-
-def task_data(name: str) -> datasets.DatasetDict:
-    """A course task's canonical splits with a `text` column and integer `labels`."""
-    task = course_task(name)
-    splits = data.load_course_data(task.files["train"].parent.name).map(lambda row: {"text": task.text(row)})
-    return data.encode_labels(splits, task.target_column, task.labels)
 
 
 def data_record(task: Task, split_sizes: dict[str, int] | None = None) -> dict[str, Any]:
@@ -143,7 +138,7 @@ or from a shell: `sft-course predict path/to/this/folder "your text here"`.
 
 ## Limits
 - Trained on the data above only: expect lower scores on text written differently (other domains, styles, lengths).
-- Texts are cut after {MAX_LENGTH} tokens.
+- Texts are cut after {ENCODER.max_length} tokens.
 - {LIMITS[kind]}
 - The packaged base models read English (MiniLM) or mostly English (SmolLM2); other languages fare worse.
 - A teaching model: do not use it for decisions about people.
@@ -256,7 +251,7 @@ class FineTunedEncoder(SavedModel):
         with eval_mode(self.model):
             for start in range(0, len(texts), batch_size):
                 batch = self.tokenizer(texts[start : start + batch_size], padding=True, truncation=True,
-                                       max_length=MAX_LENGTH, return_tensors="pt").to(device)
+                                       max_length=ENCODER.max_length, return_tensors="pt").to(device)
                 rows.append(self.model(batch["input_ids"], batch["attention_mask"]).float().cpu())
         return torch.cat(rows) if rows else torch.empty(0, self.model.num_outputs)
 
@@ -311,7 +306,7 @@ def save_generator(
     task = course_task(task) if isinstance(task, str) else task
     config = {"kind": GENERATOR, "task": task.name, "description": task.description, "base_model": base_model,
               "hyperparameters": hyperparameters, "metrics": metrics, "data": data_info or data_record(task),
-              "system_prompt": task.instruction, "max_new_tokens": max_new_tokens}
+              "system_prompt": task.instruction, "max_new_tokens": max_new_tokens, "text_metrics": list(task.metrics)}
     folder = Path(folder)
     save_pretrained(model, tokenizer, folder / MODEL_FOLDER)
     return write_config_and_card(folder, config, model_card(config))

@@ -1,7 +1,7 @@
 """Instruction SFT: one chat model for several tasks. Instruction data from the course's tasks (train phrasings only),
 answers parsed against a label set, scores of generated answers, and the forgetting probe.
 
-Used in lesson 10 and by `sft-course train instruct`.
+Used in lessons: 10, 11 (and by `sft-course train instruct`)
 """
 from __future__ import annotations
 
@@ -22,37 +22,24 @@ from sft_helpers import data
 from sft_helpers.causal_lm import (
     IGNORE_INDEX, MAX_NEW_TOKENS, CachedDecoderTop, answer_token_loss, build_sft_example, cache_decoder_activations,
     causal_lm_loss, chat_messages, collate_cached_answers, collate_cached_prompts, freeze_decoder, generate_replies,
-    sft_collator, translation_scores,
+    sft_collator,
 )
+from sft_helpers.metrics import generation_scores
 from sft_helpers.models import transformer_blocks
+from sft_helpers.recipes import INSTRUCT, MIXING_RATIO
 from sft_helpers.stats import paired_interval
-from sft_helpers.tasks import CLASSIFICATION, COURSE_TASKS, DATA_ROOT
-from sft_helpers.train import History, TrainConfig, eval_mode, train
+from sft_helpers.tasks import CLASSIFICATION, COURSE_TASKS, DATA_ROOT, Task
+from sft_helpers.evaluation import eval_mode
+from sft_helpers.train import History, TrainConfig, train
 
 INSTRUCTIONS = DATA_ROOT / "instructions"
 PHRASINGS_FILE, GENERAL_EVAL_FILE, GENERAL_TRAIN_FILE = (
     INSTRUCTIONS / "phrasings.csv", INSTRUCTIONS / "general_eval.csv", INSTRUCTIONS / "general_train.csv")
-TASKS = ("news", "sentiment", "translation")
+TASKS = tuple(MIXING_RATIO)  # the course tasks the recipe mixes (entries of COURSE_TASKS), in its order
 GENERAL = "general"
-INSTRUCT_TASK = "instruct"  # the name `sft-course train` knows the recipe by
-GENERAL_SHARE = 0.1  # share of general instructions the recipe mixes in (lesson 11 measures why)
-# Shares of the task instructions: sentiment (three classes, the neutral middle) needs the most examples to learn.
-MIXING_RATIO = {"news": 1.0, "sentiment": 2.0, "translation": 1.0}
 TRAIN, HELDOUT = "train", "heldout"  # the two kinds of phrasing: trained on, and only ever used to evaluate
-MAX_LENGTH = 256  # tokens of one chat (default system prompt + instruction + answer); no course item is longer
-LABEL_TOKENS = 16  # new tokens for a label answer: a bare label, or a zero-shot sentence that names one
 PROBE_TOKENS = 24  # new tokens for a forgetting-probe answer
-TRANSLATION_TOKENS = 40  # new tokens for a translation (the longest English answer of the course is shorter)
 INVALID = "(invalid)"  # what an answer that names no label of the set is scored as
-# The recipe of `sft-course train instruct` and lesson 10: the top TOP_BLOCKS decoder blocks train on activations of
-# the frozen ones, cached once; AdamW with warm-up and linear decay; the validation loss once per epoch (validating
-# during the epoch would cost as much as training on the CPU). The CLI takes about 25 minutes on a 2-core CPU.
-TOP_BLOCKS = 4  # None: full fine-tuning, every block on every step
-CONFIG = TrainConfig(optimizer="adamw", lr=5e-4, batch_size=8, epochs=2, scheduler="linear", warmup_steps=20,
-                     group_by_length=True)
-TRAIN_SIZE = 3000  # the CLI's instructions per epoch: task rows in the ratio below, and general ones
-LESSON_SIZE = 192  # lesson 10's instructions: what five minutes on a 2-core CPU pay for
-VALIDATION_SIZE = 120  # validation instructions (their loss after each epoch)
 
 
 @dataclass(frozen=True)
@@ -93,14 +80,18 @@ def select_phrasings(phrasings: Sequence[Phrasing], task: str, split: str) -> li
     return [p for p in phrasings if p.task == task and p.split == split]
 
 
-def task_instructions(task: str, rows: Sequence[dict[str, str]], phrasings: Sequence[Phrasing],
+def task_instructions(task: Task, rows: Sequence[dict[str, str]], phrasings: Sequence[Phrasing],
                       seed: int = 0) -> list[Instruction]:
     """Each row as an instruction: the phrasings are dealt out in turn over the rows in a seeded random order."""
-    course = COURSE_TASKS[task]
     order = random.Random(seed).sample(range(len(rows)), len(rows))
     dealt = {row: phrasings[turn % len(phrasings)] for turn, row in enumerate(order)}
-    return [Instruction(task, dealt[i].id, dealt[i].fill(course.text(row)), row[course.target_column], row["id"])
+    return [Instruction(task.name, dealt[i].id, dealt[i].fill(task.text(row)), row[task.target_column], row["id"])
             for i, row in enumerate(rows)]
+
+
+def split_rows(task: Task, split: str) -> Sequence[dict[str, str]]:
+    """One split of a course task's rows (a `datasets.Dataset`)."""
+    return data.load_course_data(task.files[split].parent.name)[split]
 
 
 def general_instructions(path: Path = GENERAL_TRAIN_FILE) -> list[Instruction]:
@@ -138,9 +129,9 @@ def instruction_set(split: str, size: int, ratio: dict[str, float] = MIXING_RATI
         raise ValueError(f"general_share must be >= 0 and < 1, got {general_share}")
     phrasings = load_phrasings()
     pools: dict[str, Sequence[Instruction]] = {
-        task: task_instructions(task, data.load_course_data(COURSE_TASKS[task].files[split].parent.name)[split],
-                                select_phrasings(phrasings, task, phrasing_split), seed)
-        for task in ratio}
+        name: task_instructions(COURSE_TASKS[name], split_rows(COURSE_TASKS[name], split),
+                                select_phrasings(phrasings, name, phrasing_split), seed)
+        for name in ratio}
     general = round(size * general_share)
     counts = shares(size - general, ratio)
     if general:  # the general pairs are repeated when the share asks for more than there are
@@ -150,7 +141,7 @@ def instruction_set(split: str, size: int, ratio: dict[str, float] = MIXING_RATI
 
 
 def instruction_rows(tokenizer: PreTrainedTokenizerBase, items: Sequence[Instruction],
-                     max_length: int = MAX_LENGTH) -> list[dict[str, list[int]]]:
+                     max_length: int = INSTRUCT.max_length) -> list[dict[str, list[int]]]:
     """SFT examples in the model's own chat format (its default system prompt): prompt positions labelled -100."""
     rows = [build_sft_example(tokenizer, item.prompt, item.answer, max_length + 1, system=None) for item in items]
     too_long = [item.prompt[:60] for item, row in zip(items, rows) if len(row["input_ids"]) > max_length]
@@ -208,7 +199,8 @@ class InstructRun:
 
 
 def train_instruct(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, train_items: Sequence[Instruction],
-                   validation_items: Sequence[Instruction], config: TrainConfig = CONFIG, top_blocks: int | None = TOP_BLOCKS,
+                   validation_items: Sequence[Instruction], config: TrainConfig = INSTRUCT.config,
+                   top_blocks: int | None = INSTRUCT.trainable_top_layers,
                    device: torch.device | str | None = None, accelerator: Any = None) -> InstructRun:
     """Fine-tune on instructions with the course loop, loss on the answers only: the top `top_blocks` blocks on
     activations of the frozen ones cached once (None: every parameter, through the whole model each step)."""
@@ -243,10 +235,9 @@ def answer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: 
 
 
 def answer_limit(task: str) -> int:
-    """How many new tokens an answer to a task's instruction may take: a label, a translation, a general answer."""
-    if task == GENERAL:
-        return PROBE_TOKENS
-    return LABEL_TOKENS if COURSE_TASKS[task].kind == CLASSIFICATION else TRANSLATION_TOKENS
+    """How many new tokens an answer to a task's instruction may take: the task's `answer_tokens`, or a general
+    answer's."""
+    return PROBE_TOKENS if task == GENERAL else COURSE_TASKS[task].answer_tokens
 
 
 def answer_items(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, items: Sequence[Instruction],
@@ -328,7 +319,7 @@ def likelihood_answers(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBas
 
 def split_size(task: str, split: str) -> int:
     """How many rows one split of a course task has."""
-    return len(data.load_course_data(COURSE_TASKS[task].files[split].parent.name)[split])
+    return len(split_rows(COURSE_TASKS[task], split))
 
 
 def task_scores(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, items: Sequence[Instruction]
@@ -337,7 +328,7 @@ def task_scores(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, item
     course, truth = COURSE_TASKS[items[0].task], [item.answer for item in items]
     replies = answer_items(model, tokenizer, items)
     if course.kind != CLASSIFICATION:
-        return translation_scores(replies, truth), replies
+        return generation_scores(course, replies, truth), replies
     generated = classification_scores(truth, parse_labels(replies, course.labels), course.labels)
     scored = likelihood_answers(model, tokenizer, items, course.labels)
     return {"accuracy": generated["accuracy"], "invalid_rate": generated["invalid_rate"],

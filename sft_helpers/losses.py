@@ -1,4 +1,7 @@
-"""Loss functions for classification and regression, written out so that lessons can compare them."""
+"""Loss functions for classification and regression, written out so that lessons can compare them.
+
+Used in lessons: 03
+"""
 from __future__ import annotations
 
 from collections import Counter

@@ -1,4 +1,7 @@
-"""Task models on top of pretrained networks, freezing, and parameter summaries."""
+"""Task models on top of pretrained networks, freezing, and parameter summaries.
+
+Used in lessons: 00, 02, 05, 06, 07, 08, 10
+"""
 from __future__ import annotations
 
 import pandas as pd

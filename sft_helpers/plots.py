@@ -1,4 +1,7 @@
-"""Pictures the lessons share: learning curves, comparisons, confusion matrices (matplotlib + seaborn)."""
+"""Pictures the lessons share: learning curves, comparisons, confusion matrices (matplotlib + seaborn).
+
+Used in lessons: 02, 03, 04, 05, 06, 07, 08, 09
+"""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,7 @@
-"""Pretrained models by short name (shipped in PyPI packages), or any hub id / local folder."""
+"""Pretrained models by short name (shipped in PyPI packages), or any hub id / local folder.
+
+Used in lessons: 00, 01, 02, 03, 04, 05, 06, 07, 08, 09, 10, 11
+"""
 from __future__ import annotations
 
 import contextlib
@@ -16,6 +19,8 @@ from typing import Iterator
 import torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging as transformers_logging
+
+from sft_helpers.recipes import DECODER_MODEL, ENCODER_MODEL
 
 CACHE_ENV_VAR = "SFT_COURSE_CACHE"
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.gguf", "*.pt")
@@ -152,7 +157,7 @@ def quiet_loading() -> Iterator[None]:
             transformers_logging.enable_progress_bar()
 
 
-def load_encoder(name: str = "minilm") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_encoder(name: str = ENCODER_MODEL) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load an encoder (e.g. MiniLM) and its tokenizer by short name, folder or hub id."""
     source = resolve(name, "encoder")
     local = isinstance(source, Path)
@@ -162,7 +167,7 @@ def load_encoder(name: str = "minilm") -> tuple[PreTrainedModel, PreTrainedToken
     return model.eval(), tokenizer
 
 
-def load_causal_lm(name: str = "smollm2-135m") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_causal_lm(name: str = DECODER_MODEL) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load a causal language model (e.g. SmolLM2) and its tokenizer by short name, folder or hub id."""
     source = resolve(name, "causal-lm")
     local = isinstance(source, Path)

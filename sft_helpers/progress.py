@@ -11,6 +11,8 @@ widget, so that a saved notebook reads the same in JupyterLab, the book and GitH
 
 nbval does not replay display updates, so the stored outputs and a fresh run compare equal: an emptied display
 contributes nothing to the comparison, and the final line is the same text.
+
+Used in lessons: none
 """
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Label quality beyond rules: annotator agreement and adjudication, suspected label errors, paraphrased re-posts.
 
-Used in lessons 01 and 08. Rules (`sft_helpers.data`) fix what has a pattern; these functions find what has none.
+Rules (`sft_helpers.cleaning`) fix what has a pattern; these functions find what has none.
+
+Used in lessons: 01
 """
 from __future__ import annotations
 

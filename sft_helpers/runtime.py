@@ -1,4 +1,7 @@
-"""Where and how code runs: device choice, seeding, threads, mixed precision, an environment report."""
+"""Where and how code runs: device choice, seeding, threads, mixed precision, an environment report.
+
+Used in lessons: 00, 01, 02, 03, 04, 05, 06, 07, 08, 09, 10, 11
+"""
 from __future__ import annotations
 
 import contextlib

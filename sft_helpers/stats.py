@@ -1,9 +1,11 @@
 """What a claim rests on: repeated runs over seeds, bootstrap intervals, paired tests, and a verdict.
 
-Used in lessons 01-10. A comparison narrated in a lesson is either repeated over seeds (`over_seeds` +
+A comparison narrated in a lesson is either repeated over seeds (`over_seeds` +
 `seed_interval`) or tested on the same evaluation items (`paired_interval`, `mcnemar_p`); two different item sets
 (in-domain and shifted) are compared with `unpaired_interval`. `verdict` turns the interval of the difference into
 "held", "not distinguishable here" or "reversed".
+
+Used in lessons: 01, 02, 03, 04, 05, 06, 07, 08, 09, 10, 11
 """
 from __future__ import annotations
 

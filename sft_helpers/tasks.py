@@ -1,4 +1,7 @@
-"""What a task is (kind, files, columns, labels, how its text is assembled): the course's tasks as data, yours as one more."""
+"""What a task is (kind, files, columns, labels, how its text is assembled): the course's tasks as data, yours as one more.
+
+Used in lessons: 06, 07, 09, 10, 11
+"""
 from __future__ import annotations
 
 import os
@@ -34,6 +37,8 @@ class Task:
     instruction: str | None = None  # seq2seq: the system prompt of every chat (None: the model's default)
     description: str = ""  # what the model predicts, in words, for its model card
     license: str | None = None  # the data's license, when known
+    metrics: tuple[str, ...] = ("bleu", "chrf")  # seq2seq: how generated texts are scored (metrics.TEXT_METRICS)
+    answer_tokens: int = 16  # new tokens an instruction-tuned model's answer may take (16: a label, a short sentence)
 
     def text(self, row: dict[str, str]) -> str:
         """The model's input text of one row."""
@@ -57,7 +62,8 @@ COURSE_TASKS = {
                  description="the topic of a short English news item (headline + description)", license="MIT"),
     "translation": Task("translation", SEQ2SEQ, course_files("translation"), ("zh",), "en",
                         instruction=TRANSLATION_SYSTEM_PROMPT, license="MIT",
-                        description="the English translation of a short everyday Chinese sentence"),
+                        description="the English translation of a short everyday Chinese sentence",
+                        answer_tokens=40),  # the longest English answer of the course is shorter
 }
 
 

@@ -1,29 +1,28 @@
-"""One training loop for the lessons and `sft-course` alike: optimisers, schedules, early stopping, history, and
-Accelerate for devices, several processes and mixed precision."""
+"""One training loop for the lessons and `sft-course` alike: its configuration, optimisers and schedules, and
+`train()`, which reads top to bottom as the plain loop of lesson 02 grown up (Accelerate for devices, several
+processes and mixed precision; validation, early stopping and a history).
+
+Used in lessons: 02, 03, 04, 05, 06, 07, 08, 09
+"""
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 import torch
 from accelerate import Accelerator
-from torch.utils.data import DataLoader
 
+from sft_helpers.batching import Collate, batches_on, train_loader
+from sft_helpers.evaluation import EVAL_BATCH_SIZE, LossFn, MetricFn, evaluate, forward
 from sft_helpers.progress import progress_bar
-from sft_helpers.runtime import autocast, choose_device, mixed_precision, seed_everything
-
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-MetricFn = Callable[[torch.Tensor, torch.Tensor], dict[str, float]]
-Collate = Callable[[list[Any]], dict[str, torch.Tensor]]
+from sft_helpers.runtime import choose_device, mixed_precision, seed_everything
 
 SCHEDULERS = (None, "linear", "cosine")
 LOWER_IS_BETTER = frozenset({"loss", "mse", "rmse", "mae", "perplexity"})
-EVAL_BATCH_SIZE = 64
 
 
 @dataclass
@@ -147,128 +146,9 @@ def make_scheduler(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
 
-def model_device(model: torch.nn.Module) -> torch.device:
-    """The device of the model's first parameter (CPU for a model without parameters)."""
-    return next(model.parameters(), torch.empty(0)).device
-
-
-def forward(model: torch.nn.Module, inputs: dict[str, Any]) -> torch.Tensor:
-    """Call the model on a batch's inputs; return its output tensor (its `.logits` when it returns an object)."""
-    outputs = model(**inputs)
-    return getattr(outputs, "logits", outputs)
-
-
-def batches(loader: DataLoader, device: torch.device) -> Iterator[tuple[dict[str, Any], torch.Tensor | None]]:
-    """Yield (inputs, labels) of each batch, moved to `device`; labels are None when the batch has none."""
-    for batch in loader:
-        moved = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-        yield moved, moved.pop("labels", None)
-
-
-@contextlib.contextmanager
-def eval_mode(model: torch.nn.Module) -> Iterator[None]:
-    """Evaluation mode without gradients; restores the model's previous mode afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        model.train(was_training)
-
-
-def evaluate(
-    model: torch.nn.Module,
-    dataset: Any,
-    loss_fn: LossFn,
-    metric_fn: MetricFn | None = None,
-    batch_size: int = EVAL_BATCH_SIZE,
-    collate_fn: Collate | None = None,
-    device: torch.device | str | None = None,
-) -> dict[str, float]:
-    """Mean loss over examples, `metric_fn` on all outputs, examples per second (default device: the model's)."""
-    device = torch.device(device) if device else model_device(model)
-    total, count, kept, start = 0.0, 0, [], time.perf_counter()
-    with eval_mode(model.to(device)):
-        for inputs, labels in batches(DataLoader(dataset, batch_size=batch_size, collate_fn=collate_fn), device):
-            with autocast(device):
-                outputs = forward(model, inputs)
-                loss = loss_fn(outputs, labels)
-            total, count = total + loss.item() * len(labels), count + len(labels)
-            if metric_fn is not None:
-                kept.append((outputs.float().cpu(), labels.cpu()))
-    metrics = metric_fn(*map(torch.cat, zip(*kept))) if metric_fn is not None else {}
-    return {"loss": total / count, **metrics, "examples_per_second": count / (time.perf_counter() - start)}
-
-
-def predict(
-    model: torch.nn.Module,
-    dataset: Any,
-    batch_size: int = EVAL_BATCH_SIZE,
-    collate_fn: Collate | None = None,
-    device: torch.device | str | None = None,
-) -> torch.Tensor:
-    """The model's outputs for the whole dataset, concatenated, as float32 on the CPU."""
-    device = torch.device(device) if device else model_device(model)
-    outputs = []
-    with eval_mode(model.to(device)), autocast(device):
-        for inputs, _ in batches(DataLoader(dataset, batch_size=batch_size, collate_fn=collate_fn), device):
-            outputs.append(forward(model, inputs).float().cpu())
-    return torch.cat(outputs)
-
-
 def make_accelerator(device: torch.device) -> Accelerator:
     """One process on `device`, in mixed precision on CUDA (see `runtime.mixed_precision`)."""
     return Accelerator(cpu=device.type == "cpu", mixed_precision=mixed_precision(device))
-
-
-@dataclass
-class Run:
-    """The state of one training run that its steps and epochs share."""
-
-    model: torch.nn.Module  # as prepared by the accelerator (DDP-wrapped with several processes)
-    loss_fn: LossFn
-    config: TrainConfig
-    accelerator: Accelerator
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LambdaLR
-    validate: Callable[[], dict[str, float]] | None
-    bar: Any
-    history: History = field(default_factory=History)
-    step: int = 0
-    best_score: float = math.inf
-    best_state: dict[str, torch.Tensor] | None = None
-
-
-def train_step(run: Run, inputs: dict[str, Any], labels: torch.Tensor) -> float:
-    """One optimisation step (backward, clipping, update, schedule); returns the batch loss."""
-    loss = run.loss_fn(forward(run.model, inputs), labels)
-    run.optimizer.zero_grad(set_to_none=True)
-    run.accelerator.backward(loss)  # averages gradients across processes; scales float16 losses
-    if run.config.max_grad_norm is not None:  # one bad batch must not throw the weights far away
-        run.accelerator.clip_grad_norm_(run.model.parameters(), run.config.max_grad_norm)
-    run.optimizer.step()
-    run.scheduler.step()
-    return loss.item()
-
-
-def run_epoch(run: Run, loader: DataLoader, epoch: int) -> dict[str, float]:
-    """Train one epoch, recording every step (and step-level validation); return the epoch's record."""
-    run.model.train()
-    total, count, seconds, tick = 0.0, 0, 0.0, time.perf_counter()
-    for inputs, labels in batches(loader, run.accelerator.device):
-        lr = run.optimizer.param_groups[0]["lr"]
-        loss = train_step(run, inputs, labels)
-        seconds += time.perf_counter() - tick
-        run.step, total, count = run.step + 1, total + loss * len(labels), count + len(labels)
-        record = {"step": run.step, "epoch": epoch, "train_loss": loss, "lr": lr}
-        if run.validate is not None and run.config.eval_every and run.step % run.config.eval_every == 0:
-            record |= run.validate()
-        run.history.steps.append(record)
-        run.bar.update()
-        run.bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
-        tick = time.perf_counter()
-    return {"epoch": epoch, "train_loss": total / count, "seconds": seconds}
 
 
 def monitored_score(record: dict[str, float], monitor: str) -> float:
@@ -279,67 +159,9 @@ def monitored_score(record: dict[str, float], monitor: str) -> float:
     return record[key] if monitor in LOWER_IS_BETTER else -record[key]
 
 
-def update_best(run: Run, record: dict[str, float]) -> bool:
-    """Remember the best epoch (and its weights when patience is set); True when patience has run out."""
-    score, patience = monitored_score(record, run.config.monitor), run.config.patience
-    if score < run.best_score:
-        run.best_score, run.history.best_epoch = score, record["epoch"]
-        if patience is not None:
-            state = run.accelerator.unwrap_model(run.model).state_dict()
-            run.best_state = {k: v.detach().cpu().clone() for k, v in state.items()}
-        return False
-    return patience is not None and record["epoch"] - (run.history.best_epoch or 0) >= patience
-
-
 def validation_record(result: dict[str, float]) -> dict[str, float]:
     """Validation results as `val_*` history entries (without the timing, so that histories repeat)."""
     return {f"val_{k}": v for k, v in result.items() if k != "examples_per_second"}
-
-
-def make_validate(
-    model: torch.nn.Module,
-    val_data: Any,
-    loss_fn: LossFn,
-    metric_fn: MetricFn | None,
-    config: TrainConfig,
-    collate_fn: Collate | None,
-    device: torch.device,
-) -> Callable[[], dict[str, float]] | None:
-    """A function that evaluates on `val_data` and returns `val_*` entries; None without validation data."""
-    if val_data is None:
-        return None
-    batch_size = max(config.batch_size, EVAL_BATCH_SIZE)
-    return lambda: validation_record(evaluate(model, val_data, loss_fn, metric_fn, batch_size, collate_fn, device))
-
-
-class LengthGroupedBatches(torch.utils.data.Sampler):
-    """Random batches of similar-length sequences, so that padding per batch wastes little (new draw each epoch)."""
-
-    def __init__(self, lengths: list[int], batch_size: int, generator: torch.Generator, pool_batches: int = 50):
-        self.lengths, self.batch_size, self.generator, self.pool = lengths, batch_size, generator, pool_batches * batch_size
-
-    def __iter__(self) -> Iterator[list[int]]:
-        order = torch.randperm(len(self.lengths), generator=self.generator).tolist()
-        pools = [sorted(order[i : i + self.pool], key=self.lengths.__getitem__) for i in range(0, len(order), self.pool)]
-        batches = [pool[i : i + self.batch_size] for pool in pools for i in range(0, len(pool), self.batch_size)]
-        yield from (batches[i] for i in torch.randperm(len(batches), generator=self.generator).tolist())
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.lengths) / self.batch_size)
-
-
-def sequence_lengths(dataset: Any) -> list[int]:
-    """Length of each example's token sequence (its `input_ids`, or cached `hidden` states)."""
-    return [len(row["input_ids"] if "input_ids" in row else row["hidden"]) for row in dataset]
-
-
-def train_loader(train_data: Any, config: TrainConfig, collate_fn: Collate | None) -> DataLoader:
-    """Batches of the training data, shuffled by a generator seeded from `config.seed` (grouped by length if asked)."""
-    generator = torch.Generator().manual_seed(config.seed)
-    if config.group_by_length:
-        sampler = LengthGroupedBatches(sequence_lengths(train_data), config.batch_size, generator)
-        return DataLoader(train_data, batch_sampler=sampler, collate_fn=collate_fn)
-    return DataLoader(train_data, config.batch_size, shuffle=config.shuffle, collate_fn=collate_fn, generator=generator)
 
 
 def train(
@@ -364,28 +186,62 @@ def train(
     # Accelerate owns device placement, DDP across processes, backward and mixed precision. Without one given,
     # one process on `device` (default: the best device here).
     accelerator = accelerator or make_accelerator(choose_device(str(device) if device else None))
-    loader = train_loader(train_data, config, collate_fn)
-    prepared, optimizer, loader = accelerator.prepare(model, make_optimizer(config, model.parameters()), loader)
+    loader = train_loader(train_data, config.batch_size, config.seed, config.shuffle, config.group_by_length, collate_fn)
+    net, optimizer, loader = accelerator.prepare(model, make_optimizer(config, model.parameters()), loader)
     # The schedule counts this process's steps, i.e. its share of the batches.
     scheduler = make_scheduler(config, optimizer, config.epochs * len(loader))
-    # Every process validates the plain model on all of `val_data`, so all take the same early-stopping decision.
-    validate = make_validate(model, val_data, loss_fn, metric_fn, config, collate_fn, accelerator.device)
+    history, step, best_score, best_state = History(), 0, math.inf, None
+
+    def validate() -> dict[str, float]:
+        """Every process validates the plain model on all of `val_data`, so all take the same decisions."""
+        batch_size = max(config.batch_size, EVAL_BATCH_SIZE)
+        return validation_record(evaluate(model, val_data, loss_fn, metric_fn, batch_size, collate_fn, accelerator.device))
+
     show = progress and accelerator.is_main_process
     with progress_bar(total=config.epochs * len(loader), desc="training", unit="step", disable=not show) as bar:
-        run = Run(prepared, loss_fn, config, accelerator, optimizer, scheduler, validate, bar)
         for epoch in range(1, config.epochs + 1):
-            record = run_epoch(run, loader, epoch)
-            if validate is not None:
-                record |= validate()
-            run.history.epochs.append(record)
+            net.train()  # dropout on (validation switches it off and back)
+            total, count, seconds, tick = 0.0, 0, 0.0, time.perf_counter()
+            for inputs, labels in batches_on(loader, accelerator.device):
+                lr = optimizer.param_groups[0]["lr"]
+                loss = loss_fn(forward(net, inputs), labels)  # forward pass and loss
+                optimizer.zero_grad(set_to_none=True)  # forget the previous step's gradients
+                accelerator.backward(loss)  # gradients; averaged across processes, float16 losses scaled
+                if config.max_grad_norm is not None:  # clip: one bad batch must not throw the weights far away
+                    accelerator.clip_grad_norm_(net.parameters(), config.max_grad_norm)
+                optimizer.step()  # update the weights
+                scheduler.step()  # the learning rate of the next step
+                batch_loss = loss.item()
+                seconds += time.perf_counter() - tick
+                step, total, count = step + 1, total + batch_loss * len(labels), count + len(labels)
+                record = {"step": step, "epoch": epoch, "train_loss": batch_loss, "lr": lr}
+                if val_data is not None and config.eval_every and step % config.eval_every == 0:
+                    record |= validate()  # step-level validation, when asked for
+                history.steps.append(record)
+                bar.update()
+                bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
+                tick = time.perf_counter()
+            record = {"epoch": epoch, "train_loss": total / count, "seconds": seconds}
+            if val_data is not None:
+                record |= validate()  # validate once per epoch
+            history.epochs.append(record)
             if on_epoch is not None:
-                on_epoch(run.history)
+                on_epoch(history)
+            if val_data is None:
+                continue
+            # Remember the best epoch (and, with early stopping, its weights).
+            score = monitored_score(record, config.monitor)
+            if score < best_score:
+                best_score, history.best_epoch = score, epoch
+                if config.patience is not None:
+                    state = accelerator.unwrap_model(net).state_dict()
+                    best_state = {k: v.detach().cpu().clone() for k, v in state.items()}
             # Early stopping: the monitored value has not improved for `patience` epochs.
-            if validate is not None and update_best(run, record):
-                run.history.stopped_early = True
+            elif config.patience is not None and epoch - (history.best_epoch or 0) >= config.patience:
+                history.stopped_early = True
                 break
     # Keep the best epoch's weights rather than the last ones whenever early stopping was on.
-    if run.best_state is not None:
-        model.load_state_dict(run.best_state)
-    accelerator.unwrap_model(prepared, keep_fp32_wrapper=False)  # gives `model` back its own forward
-    return run.history
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    accelerator.unwrap_model(net, keep_fp32_wrapper=False)  # gives `model` back its own forward
+    return history

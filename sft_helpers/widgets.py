@@ -1,4 +1,7 @@
-"""The hyperparameter panel: a pure `run_trial(config)` and a thin ipywidgets layer over it."""
+"""The hyperparameter panel: a pure `run_trial(config)` and a thin ipywidgets layer over it.
+
+Used in lessons: 05, 08
+"""
 from __future__ import annotations
 
 import io
@@ -17,6 +20,7 @@ from sft_helpers.features import CachedTop, cache_frozen_activations, collate_ca
 from sft_helpers.metrics import classification_metrics
 from sft_helpers.models import freeze
 from sft_helpers.plots import plot_train_validation
+from sft_helpers.recipes import PANEL, PANEL_TOP_LAYERS
 from sft_helpers.runtime import seed_everything
 from sft_helpers.train import OPTIMIZERS, History, TrainConfig, train
 
@@ -31,14 +35,14 @@ CONTROL_WIDTH = "21em"
 
 @dataclass
 class TrialConfig:
-    """The knobs a learner turns in the panel; it starts head-only, so with a larger lr and more epochs than TrainConfig."""
+    """The knobs a learner turns in the panel; they start at `recipes.PANEL`."""
 
-    lr: float = 3e-3
-    batch_size: int = TrainConfig.batch_size
-    epochs: int = 10
-    optimizer: str = TrainConfig.optimizer
-    trainable_top_layers: int = 0
-    weight_decay: float = TrainConfig.weight_decay
+    lr: float = PANEL.lr
+    batch_size: int = PANEL.batch_size
+    epochs: int = PANEL.epochs
+    optimizer: str = PANEL.optimizer
+    trainable_top_layers: int = PANEL_TOP_LAYERS
+    weight_decay: float = PANEL.weight_decay
 
 
 @dataclass

@@ -1,19 +1,19 @@
-"""Causal-LM SFT: loss masking, padding, the shifted loss, freezing, LoRA, and translation scores."""
+"""Causal-LM SFT: loss masking, padding, the shifted loss, freezing, LoRA, and generation for a task."""
 import pytest
 import torch
 import torch.nn.functional as F
 
 from sft_helpers import load_causal_lm
 from sft_helpers.causal_lm import (
-    IGNORE_INDEX, add_lora, build_sft_example, causal_lm_loss, corpus_score, freeze_decoder, label_summary,
-    learned_text, paired_translation_difference, peak_memory, prompt_and_answer_lengths, sentence_statistics, sft_collator, sft_rows,
-    share_with_chinese, translate, translation_interval, translation_messages, translation_scores,
-    unpaired_translation_difference,
+    IGNORE_INDEX, add_lora, build_sft_example, causal_lm_loss, conversational_dataset, freeze_decoder,
+    generate_outputs, label_summary, learned_text, peak_memory, prompt_and_answer_lengths, sft_collator, sft_rows,
+    share_with_chinese, task_messages,
 )
 from sft_helpers.models import count_parameters
-from sft_helpers.tasks import Task
+from sft_helpers.tasks import COURSE_TASKS, Task
 
 ZH, EN = "我喜欢喝茶。", "I like drinking tea."
+TRANSLATION = COURSE_TASKS["translation"]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +27,9 @@ def tokenizer(smollm2):
 
 
 def test_prompt_positions_are_masked_and_the_answer_is_learned(tokenizer):
-    example = build_sft_example(tokenizer, ZH, EN)
-    prompt = tokenizer.apply_chat_template(translation_messages(ZH), add_generation_prompt=True, tokenize=False)
+    example = sft_rows(tokenizer, TRANSLATION, [{"zh": ZH, "en": EN}])[0]
+    chat = task_messages(TRANSLATION, {"zh": ZH})
+    prompt = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
     prompt_length = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
     labels, input_ids = example["labels"], example["input_ids"]
     assert len(labels) == len(input_ids) == len(example["attention_mask"]) and all(example["attention_mask"])
@@ -37,9 +38,10 @@ def test_prompt_positions_are_masked_and_the_answer_is_learned(tokenizer):
     assert learned_text(tokenizer, labels) == EN + "<|im_end|>\n"
 
 
-def test_the_default_system_prompt_is_replaced(tokenizer):
-    example = build_sft_example(tokenizer, ZH, EN)
-    assert "SmolLM" not in tokenizer.decode(example["input_ids"])
+def test_the_task_replaces_the_default_system_prompt(tokenizer):
+    asked = build_sft_example(tokenizer, ZH, EN, system=TRANSLATION.instruction)
+    assert "SmolLM" not in tokenizer.decode(asked["input_ids"])
+    assert "SmolLM" in tokenizer.decode(build_sft_example(tokenizer, ZH, EN)["input_ids"])
 
 
 def test_truncation_keeps_the_start(tokenizer):
@@ -98,12 +100,6 @@ def test_lora_trains_only_the_adapters():
     assert all("lora_" in name for name, p in peft_model.named_parameters() if p.requires_grad)
 
 
-def test_identical_translations_score_100():
-    sentences = ["I like drinking tea.", "The bank closes at four thirty, hurry up!"]
-    assert translation_scores(sentences, sentences) == pytest.approx({"bleu": 100.0, "chrf": 100.0})
-    assert translation_scores(["Something else entirely"], sentences[:1])["bleu"] == 0.0
-
-
 def test_label_summary_and_chinese_share(tokenizer):
     summary = label_summary(tokenizer, build_sft_example(tokenizer, ZH, EN)["labels"])
     assert summary["learned text"] == repr(EN + "<|im_end|>\n")
@@ -118,11 +114,11 @@ def test_peak_memory_sees_a_large_allocation():
     assert memory["peak_mb"] > 150
 
 
-def test_translate_returns_one_string_per_sentence_and_keeps_the_mode(smollm2):
+def test_generate_outputs_returns_one_string_per_text_and_keeps_the_mode(smollm2):
     model, tokenizer = smollm2
     model.train()
     tokenizer.padding_side = "right"
-    replies = translate(model, tokenizer, [ZH, "你好"], max_new_tokens=4)
+    replies = generate_outputs(model, tokenizer, TRANSLATION, [ZH, "你好"], max_new_tokens=4)
     assert len(replies) == 2 and all(isinstance(reply, str) for reply in replies)
     assert model.training and tokenizer.padding_side == "right"  # generation pads on the left, then restores it
     model.eval()
@@ -131,9 +127,16 @@ def test_translate_returns_one_string_per_sentence_and_keeps_the_mode(smollm2):
 def test_sft_rows_follow_the_task_columns_and_instruction(tokenizer):
     pairs = [{"question": ZH, "answer": EN}]
     task = Task("qa", "seq2seq", {}, ("question",), "answer", instruction=None)
-    row = sft_rows(tokenizer, pairs, task=task)[0]
-    assert row == build_sft_example(tokenizer, ZH, EN, system=None) != build_sft_example(tokenizer, ZH, EN)
+    row = sft_rows(tokenizer, task, pairs)[0]
+    assert row == build_sft_example(tokenizer, ZH, EN) != sft_rows(tokenizer, TRANSLATION, [{"zh": ZH, "en": EN}])[0]
     assert learned_text(tokenizer, row["labels"]).startswith(EN)
+
+
+def test_conversational_dataset_asks_each_row_with_the_task_system_prompt():
+    rows = conversational_dataset(TRANSLATION, [{"zh": ZH, "en": EN}, {"zh": "你好", "en": "Hello."}])
+    system, user = {"role": "system", "content": TRANSLATION.instruction}, {"role": "user", "content": "你好"}
+    assert rows[1]["prompt"] == [system, user]
+    assert rows[1]["completion"] == [{"role": "assistant", "content": "Hello."}]
 
 
 def test_prompt_and_answer_lengths_count_masked_and_learned_positions(tokenizer):
@@ -142,22 +145,3 @@ def test_prompt_and_answer_lengths_count_masked_and_learned_positions(tokenizer)
     for row, (prompt, answer) in zip(rows, lengths[["prompt", "answer"]].itertuples(index=False)):
         assert prompt == row["labels"].count(IGNORE_INDEX) and prompt + answer == len(row["input_ids"])
         assert answer == len(tokenizer(learned_text(tokenizer, row["labels"]), add_special_tokens=False)["input_ids"])
-
-
-def test_sentence_statistics_resample_to_the_corpus_score():
-    hypotheses = ["The cat sat on the mat.", "I like green tea.", "It rains today."]
-    references = ["The cat sat on a mat.", "I love green tea.", "Today it is raining."]
-    for metric in ("bleu", "chrf"):
-        statistics = sentence_statistics(hypotheses, references, metric)
-        assert statistics.shape[0] == 3
-        assert corpus_score(metric)(None, statistics) == pytest.approx(translation_scores(hypotheses, references)[metric])
-
-
-def test_translation_intervals_hold_the_corpus_score_and_the_differences():
-    references = [f"The train to town number {n} leaves at nine." for n in range(40)]
-    good = list(references)
-    poor = [f"A bus {n} goes later." for n in range(40)]
-    interval = translation_interval(good, references)
-    assert interval.estimate == pytest.approx(100.0) and interval.low == pytest.approx(100.0)
-    assert paired_translation_difference(good, poor, references).low > 0
-    assert unpaired_translation_difference(good, references, poor, references).low > 0

@@ -10,13 +10,14 @@ import sys
 import pytest
 from accelerate import Accelerator
 
-from sft_helpers import cli, instruct
+from sft_helpers import cli, recipes
 from sft_helpers.cli import build_parser, main, train_config
 from sft_helpers.data import DATA_ROOT, NEWS_TOPICS
 from sft_helpers.finetuned import (
     FineTunedClassifier, FineTunedGenerator, FineTunedInstruct, FineTunedRegressor, load_finetuned,
 )
 from sft_helpers.instruct import HELDOUT, load_phrasings
+from sft_helpers.tasks import COURSE_TASKS
 
 HEADLINE = "Stocks fell sharply after the central bank raised rates."
 QUICK = ["--max-examples", "64", "--epochs", "1"]
@@ -175,6 +176,8 @@ def test_predict_on_a_missing_folder_exits_2(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["train", "weather", "--out", "x"], "invalid choice: 'weather'"),
     (["train", "news", "--out", "x", "--epochs", "0"], "must be >= 1, got 0"),
+    (["train", "news", "--out", "x", "--epochs", "two"], "invalid positive_int value: 'two'"),
+    (["train", "news", "--out", "x", "--warmup-steps", "-1"], "must be >= 0, got -1"),
     (["train", "news", "--out", "x", "--max-grad-norm", "0"], "must be > 0, got 0.0"),
     (["train", "news", "--out", "x", "--trainable-top-layers", "7"], "must be from 0 to 6"),
     (["train", "translation", "--out", "x", "--trainable-top-layers", "31"], "must be from 0 to 30"),
@@ -267,7 +270,7 @@ def test_instruct_train_then_predict_and_evaluate(tmp_path, capsys):
     config = json.loads((tmp_path / "sft_config.json").read_text())
     assert (config["kind"], config["general_share"], config["hyperparameters"]["patience"]) == ("instruct", 0.1, None)
     assert config["data"]["split_sizes"] == {"train": 8, "validation": 6}
-    assert report["cache_seconds"] > 0 and config["hyperparameters"]["trainable_top_layers"] == instruct.TOP_BLOCKS
+    assert report["cache_seconds"] > 0 and config["hyperparameters"]["trainable_top_layers"] == recipes.INSTRUCT.trainable_top_layers
     with (tmp_path / "data" / "train.csv").open(encoding="utf-8") as file:
         phrasings = [row["phrasing"] for row in csv.DictReader(file)]
     assert len(phrasings) == 8 and not set(phrasings) & {p.id for p in load_phrasings() if p.split == HELDOUT}
@@ -287,10 +290,10 @@ def test_instruct_train_then_predict_and_evaluate(tmp_path, capsys):
 
 def test_instruct_defaults_are_the_lesson_recipe():
     args = build_parser().parse_args(["train", "instruct", "--out", "x"])
-    assert cli.INSTRUCT.config is instruct.CONFIG and cli.INSTRUCT.model == "smollm2-135m"
-    assert (args.general_share, args.eval_examples, instruct.CONFIG.eval_every, instruct.CONFIG.patience) == (
-        instruct.GENERAL_SHARE, 24, None, None)
-    assert cli.INSTRUCT.trainable_top_layers == instruct.TOP_BLOCKS and instruct.TRAIN_SIZE >= 2000
+    assert recipes.INSTRUCT.model == recipes.DECODER_MODEL == "smollm2-135m"
+    assert (args.general_share, args.eval_examples, recipes.INSTRUCT.config.eval_every,
+            recipes.INSTRUCT.config.patience) == (recipes.GENERAL_SHARE, recipes.EVAL_EXAMPLES, None, None)
+    assert recipes.INSTRUCT.trainable_top_layers == 4 and recipes.TRAIN_SIZE >= 2000
 
 
 @pytest.mark.parametrize("task, expected", [
@@ -298,7 +301,7 @@ def test_instruct_defaults_are_the_lesson_recipe():
     ("translation", {"epochs": 1, "batch_size": 8, "warmup_steps": 5, "lr": 1e-4, "max_grad_norm": None}),
 ])
 def test_defaults_follow_the_kind_and_options_override_them(task, expected):
-    recipe = cli.RECIPES[cli.COURSE_TASKS[task].kind]
+    recipe = recipes.recipe_for(task, COURSE_TASKS[task].kind)
     config = train_config(build_parser().parse_args(["train", task, "--out", "x"]), recipe)
     assert {key: getattr(config, key) for key in expected} == expected
     config = train_config(build_parser().parse_args(["train", task, "--out", "x", "--epochs", "3",
@@ -306,11 +309,22 @@ def test_defaults_follow_the_kind_and_options_override_them(task, expected):
     assert (config.epochs, config.max_grad_norm, config.patience) == (3, 1.0, 2)
 
 
-def test_the_help_shows_the_defaults(capsys):
+def test_the_help_shows_each_tasks_recipe_and_where_it_comes_from(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    for expected in ("(default 2; seq2seq 1)", "(default 32; seq2seq 8)", "(default 2; seq2seq all)",
-                     "(default minilm; seq2seq smollm2-135m)", "(default 0.0001)", "(default classification)",
-                     "(default None: no clipping)", "(default 0)"):
+    for expected in ("news (classification): the topic of a short English news item",
+                     "minilm, top 2 layers, lr 0.0001, batch size 32, 2 epoch(s), 0 warm-up steps, 128 tokens at most",
+                     "smollm2-135m, every layer, lr 0.0001, batch size 8, 1 epoch(s), 5 warm-up steps",
+                     "smollm2-135m, top 4 layers, lr 0.0005, batch size 8, 2 epoch(s), 20 warm-up steps, 256 tokens",
+                     "(lesson 09's full fine-tuning)", "classification as sentiment, news", "seq2seq as translation",
+                     "(default classification)", "(default None: no clipping)", "(default 0)", "torchrun"):
         assert expected in help_text
+    assert "application lessons' settings" not in help_text
+    assert help_text.count(recipes.ENCODER.source) == len(["sentiment", "news"])
+
+
+def test_your_own_file_takes_the_recipe_of_its_kind_and_a_course_task_its_own():
+    assert recipes.recipe_for(None, "regression") is recipes.ENCODER
+    assert recipes.recipe_for(None, "seq2seq") is recipes.recipe_for("translation", "seq2seq") is recipes.DECODER
+    assert set(recipes.RECIPES) <= set(COURSE_TASKS)

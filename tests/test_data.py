@@ -1,5 +1,4 @@
-"""sft_helpers.data: loading with clear errors, cleaning, labels, duplicates, agreement, splits, tokenisation."""
-import pandas as pd
+"""sft_helpers.data: loading with clear errors, star ratings, a task's splits without leakage, tokenisation."""
 import pytest
 
 import torch
@@ -97,40 +96,6 @@ def test_unparseable_star_value_names_file_row_and_column():
         data.parse_stars(["5", "2", "great"], path="raw.csv")
 
 
-def test_unknown_labels_are_reported_never_guessed():
-    labels, unknown = data.normalise_labels(["Positive", " NEG ", "meh", "", "meh"], data.SENTIMENT_SPELLINGS)
-    assert labels == ["positive", "negative", None, None, None]
-    assert unknown == {"meh": [3, 5]}
-
-
-def test_clean_text_removes_html_links_boilerplate_and_fixes_spelling():
-    raw = "<p>Beleive me, good &amp; cheap.<br/>Would go again!</p> Read more https://bit.ly/x1 "
-    assert data.clean_text(raw) == "Believe me, good & cheap. Would go again!"
-
-
-def test_language_check_keeps_english_and_drops_others():
-    assert data.looks_english("Great value, the staff were lovely.")
-    assert not data.looks_english("Service très lent mais la nourriture était bonne.")
-    assert not data.looks_english("这家餐厅的菜很好吃")
-
-
-def test_exact_and_near_duplicates_and_conflicts():
-    texts = ["Great food.", "Great food.", "GREAT FOOD", "Slow service", "slow service!"]
-    assert data.duplicate_groups(texts) == [[0, 1]]
-    assert data.duplicate_groups(texts, data.dedup_key) == [[0, 1, 2], [3, 4]]
-    assert data.label_conflicts(texts, ["pos", "pos", "pos", "neg", "pos"]) == [[3, 4]]
-
-
-def test_near_duplicate_pairs_find_reworded_copies_only():
-    texts = ["the room was clean and the staff were kind", "the room was clean and the staff were rude", "no"]
-    assert [(a, b) for a, b, _ in data.near_duplicate_pairs(texts)] == [(0, 1)]
-
-
-def test_agreement_reports_cohen_kappa():
-    result = data.agreement(["pos", "neg", "neu", "pos"], ["pos", "neg", "pos", "pos"])
-    assert result["agreement"] == 0.75 and 0.5 < result["kappa"] < 0.6
-
-
 def test_split_is_stratified_and_keeps_groups_together():
     labels = ["a"] * 100 + ["b"] * 100
     groups = [str(i // 2) for i in range(200)]
@@ -150,24 +115,6 @@ def test_leakage_check_finds_normalised_overlaps():
     assert leaks == {"nice hotel": ["test", "train"]}
 
 
-def test_review_cleaning_steps_on_a_small_collection():
-    raw = pd.DataFrame(
-        {
-            "text": ["<b>Lovely</b> quiet room, great view.", "ok", "Muy bueno el servicio y la comida.",
-                     "Lovely quiet room, great view!", "Cold food and rude staff.", "Cold food and rude staff.",
-                     "Nothing special, it works.", "Nothing special, it works.", "The app keeps crashing on start."],
-            "stars": ["5", "", "4", "5 stars", "1", "1", "3", "5", ""],
-            "sentiment": ["pos", "", "positive", "Positive", "neg", "negative", "neutral", "positive", ""],
-        }
-    )
-    clean, log = data.clean_reviews(raw)
-    assert clean.to_dict("records") == [
-        {"text": "Lovely quiet room, great view.", "stars": 5, "sentiment": "positive"},
-        {"text": "Cold food and rude staff.", "stars": 1, "sentiment": "negative"},
-    ]
-    assert log["removed"].tolist() == [0, 1, 1, 0, 1, 2, 1, 1]
-
-
 def test_tokenize_truncates_and_collator_pads_per_batch():
     from datasets import Dataset, DatasetDict
 
@@ -183,12 +130,6 @@ def test_tokenize_truncates_and_collator_pads_per_batch():
 
 def test_truncation_cost():
     assert data.truncation_cost([10, 20, 30, 40], max_length=25) == {"texts_truncated": 0.5, "tokens_lost": 0.2}
-
-
-def test_flip_labels_changes_exactly_the_share_asked_for():
-    labels = ["a", "b", "c"] * 100
-    flipped = data.flip_labels(labels, 0.2, ["a", "b", "c"], seed=3)
-    assert sum(x != y for x, y in zip(labels, flipped)) == 60 and set(flipped) == {"a", "b", "c"}
 
 
 def test_padded_tokens_fixed_dynamic_and_sorted():

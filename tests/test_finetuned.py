@@ -6,12 +6,13 @@ import pytest
 import torch
 
 from sft_helpers import load_causal_lm, load_encoder
-from sft_helpers.causal_lm import add_lora, translate
+from sft_helpers.causal_lm import add_lora, generate_outputs
 from sft_helpers.data import NEWS_TOPICS
 from sft_helpers.finetuned import (
     FineTunedFolderError, FineTunedGenerator, FineTunedRegressor, load_finetuned, save_finetuned, save_generator,
 )
 from sft_helpers.models import encoder_classifier
+from sft_helpers.tasks import COURSE_TASKS
 
 SENTENCES = ["我喜欢喝茶。", "明天下午三点在图书馆见。"]
 TEXTS = ["Stocks fell sharply after the central bank raised rates.", "The striker scored twice.", "A new chip."]
@@ -133,7 +134,8 @@ def test_translator_round_trip_gives_the_in_memory_translations(saved_translator
     ids = tokenizer(SENTENCES[0], return_tensors="pt")["input_ids"]
     with torch.no_grad():
         assert torch.equal(loaded.model(ids).logits, model(ids).logits)
-    assert loaded.generate(SENTENCES) == translate(model, tokenizer, SENTENCES, max_new_tokens=6)
+    assert loaded.generate(SENTENCES) == generate_outputs(model, tokenizer, COURSE_TASKS["translation"], SENTENCES,
+                                                          max_new_tokens=6)
     assert loaded.generate([]) == []
     with pytest.raises(TypeError, match="list of strings"):
         loaded.generate(SENTENCES[0])

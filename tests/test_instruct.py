@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from sft_helpers import instruct, load_causal_lm
+from sft_helpers import instruct, load_causal_lm, recipes
 from sft_helpers.causal_lm import IGNORE_INDEX, learned_text
 from sft_helpers.finetuned import FineTunedFolderError, FineTunedInstruct, load_finetuned, save_instruct
 from sft_helpers.instruct import (
@@ -133,7 +133,7 @@ def saved_instruct(smollm2, tmp_path_factory):
     heldout = [{"id": p.id, "task": p.task, "language": p.language, "template": p.template}
                for p in load_phrasings() if p.split == HELDOUT]
     folder = save_instruct(model, tokenizer, tmp_path_factory.mktemp("instruct"), "smollm2-135m", {"lr": 5e-5},
-                           {"validation_news_accuracy_heldout_phrasings": 0.5}, instruct.MIXING_RATIO, 0.25, heldout,
+                           {"validation_news_accuracy_heldout_phrasings": 0.5}, recipes.MIXING_RATIO, 0.25, heldout,
                            {"files": {}, "split_sizes": {"train": 8}}, max_new_tokens=6)
     return model, tokenizer, folder
 
@@ -177,8 +177,7 @@ def test_reload_errors_name_the_problem(saved_instruct, tmp_path):
 
 def test_each_task_is_answered_with_its_own_length_limit(smollm2):
     items = instruction_set("test", 6, {"news": 1.0, "translation": 1.0})
-    assert [instruct.answer_limit(task) for task in ("news", "translation", GENERAL)] == [
-        instruct.LABEL_TOKENS, instruct.TRANSLATION_TOKENS, instruct.PROBE_TOKENS]
+    assert [instruct.answer_limit(task) for task in ("news", "translation", GENERAL)] == [16, 40, instruct.PROBE_TOKENS]
     assert all(item.source for item in items)
     with pytest.raises(ValueError, match="one task at a time"):
         instruct.answer_items(*smollm2, items)
@@ -227,7 +226,7 @@ def test_a_general_share_larger_than_the_general_pool_repeats_it():
 def test_training_the_cached_top_lowers_the_answer_loss(smollm2):
     model, tokenizer = copy.deepcopy(smollm2[0]), smollm2[1]
     items = instruction_set("train", 12, seed=0)
-    config = replace(instruct.CONFIG, lr=1e-3, batch_size=4, epochs=2, warmup_steps=0)
+    config = replace(recipes.INSTRUCT.config, lr=1e-3, batch_size=4, epochs=2, warmup_steps=0)
     run = instruct.train_instruct(model, tokenizer, items, items[:6], config, top_blocks=2)
     assert run.cache_seconds > 0 and run.history.epochs[-1]["train_loss"] < run.history.epochs[0]["train_loss"]
     frozen = [p for p in model.model.layers[:-2].parameters()]

@@ -4,6 +4,9 @@ import torch
 import torch.nn.functional as F
 
 from sft_helpers import losses, metrics
+from sft_helpers.tasks import COURSE_TASKS, SEQ2SEQ, Task
+
+TRANSLATION = COURSE_TASKS["translation"]
 
 
 def test_stable_cross_entropy_matches_pytorch_even_for_huge_logits():
@@ -45,3 +48,34 @@ def test_calibration_error_is_zero_when_confidence_matches_accuracy():
     probabilities = torch.tensor([[0.75, 0.25]] * 4)
     assert metrics.expected_calibration_error(probabilities, torch.tensor([0, 0, 0, 1])) == pytest.approx(0)
     assert metrics.expected_calibration_error(probabilities, torch.tensor([1, 1, 1, 1])) == pytest.approx(0.75)
+
+
+def test_identical_translations_score_100():
+    sentences = ["I like drinking tea.", "The bank closes at four thirty, hurry up!"]
+    assert metrics.generation_scores(TRANSLATION, sentences, sentences) == pytest.approx({"bleu": 100.0, "chrf": 100.0})
+    assert metrics.generation_scores(TRANSLATION, ["Something else entirely"], sentences[:1])["bleu"] == 0.0
+
+
+def test_generation_scores_follow_the_task_metrics():
+    task = Task("upper", SEQ2SEQ, {}, ("word",), "upper", metrics=("exact_match",))
+    assert metrics.generation_scores(task, ["CAT ", "dog"], ["CAT", "DOG"]) == {"exact_match": 50.0}
+
+
+def test_sentence_statistics_resample_to_the_corpus_score():
+    hypotheses = ["The cat sat on the mat.", "I like green tea.", "It rains today."]
+    references = ["The cat sat on a mat.", "I love green tea.", "Today it is raining."]
+    for metric in ("bleu", "chrf"):
+        statistics = metrics.sentence_statistics(hypotheses, references, metric)
+        assert statistics.shape[0] == 3
+        corpus = metrics.generation_scores(TRANSLATION, hypotheses, references)[metric]
+        assert metrics.corpus_score(metric)(None, statistics) == pytest.approx(corpus)
+
+
+def test_translation_intervals_hold_the_corpus_score_and_the_differences():
+    references = [f"The train to town number {n} leaves at nine." for n in range(40)]
+    good = list(references)
+    poor = [f"A bus {n} goes later." for n in range(40)]
+    interval = metrics.translation_interval(good, references)
+    assert interval.estimate == pytest.approx(100.0) and interval.low == pytest.approx(100.0)
+    assert metrics.paired_translation_difference(good, poor, references).low > 0
+    assert metrics.unpaired_translation_difference(good, references, poor, references).low > 0

@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sft_helpers.train import TrainConfig, check_config, evaluate, make_accelerator, predict, train
+from sft_helpers.evaluation import evaluate, predict
+from sft_helpers.train import TrainConfig, check_config, make_accelerator, train
 
 FEATURES = 4
 

@@ -1,6 +1,7 @@
 """The Chinese edition (book/zh_edition.py): every markdown cell translated from the English it has now, and the
 committed Chinese notebooks equal to the English ones in everything but their markdown and the results that
-book/zh_outputs.py puts in Chinese (claim lines, "What we saw" summaries), cell for cell.
+book/zh_outputs.py puts in Chinese (claim lines, "What we saw" summaries, result lines, verdicts in tables), cell for
+cell.
 
 nbval runs only the English lessons (pyproject.toml ignores notebooks/zh); these tests stand in for the Chinese ones.
 """
@@ -33,7 +34,9 @@ def ids(paths):
 
 def without_translated_results(cell, summary: bool):
     """A code cell with the texts book/zh_outputs.py translates left out: the Markdown and plain text of its claim
-    lines (their data stays) and, in a summary cell, the printed text and Markdown."""
+    lines (their data stays); in a summary cell, the printed text and Markdown; in the others, the result lines of
+    printed text and Markdown (each left as a mark, so that the lines around them must match) and the verdicts in
+    tables (put in Chinese in both)."""
     cell = copy.deepcopy(cell)
     for output in cell.get("outputs", []):
         data = output.get("data", {})
@@ -42,7 +45,20 @@ def without_translated_results(cell, summary: bool):
             data.pop("text/markdown", None)
             if zh_outputs.CLAIM_MIME in data:
                 data.pop("text/plain", None)
+            continue
+        if "text" in output:
+            output["text"] = results_marked("text", output["text"])
+        if "text/markdown" in data:
+            data["text/markdown"] = results_marked("text/markdown", data["text/markdown"])
+        zh_outputs.translate_table(output)
     return cell
+
+
+def results_marked(where: str, text: str) -> str:
+    """A printed text or Markdown with each result piece (an English one, or a translated one: it has Chinese)
+    replaced by a mark."""
+    return "".join("<result>\n" if is_result or zh_edition.CJK.search(piece) else piece
+                   for piece, is_result in zh_outputs.result_pieces(where, text))
 
 
 def test_every_markdown_cell_is_translated_from_the_english_it_has_now():

@@ -1,11 +1,12 @@
-"""The Chinese edition's results (book/zh_outputs.py): claim lines, "What we saw" summaries and the claims ledger in
-Chinese, with the numbers of the run filled in from the stored outputs, never typed."""
+"""The Chinese edition's results (book/zh_outputs.py): claim lines, "What we saw" summaries, result lines, verdicts in
+tables and the claims ledger in Chinese, with the numbers of the run filled in from the stored outputs, never typed."""
 import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 import yaml
 
@@ -22,6 +23,13 @@ SUMMARY_ZH = {"Test accuracy {0} [{1}, {2}] %, against {3}% for the majority cla
               "Fine-tuned − TF-IDF: {0} [{1}, {2}] points → {3}.": "微调模型 − TF-IDF：{0} [{1}, {2}] 个百分点 → {3}。"}
 CLAIM_ZH = {"pretrained beats scratch": "预训练胜过从零训练",
             "validation accuracy, {0} reviews, {1} seeds": "验证集准确率，{0} 条评论，{1} 个随机种子"}
+RESULTS = "epoch 2: 0.4\nmean pooling − [CLS]: 15.3 [12, 18.7] points over 5 seeds → held\n"
+MEASURED = "**Measured:** after 3 epochs, SGD: held;\nAdamW: not distinguishable here."
+RESULTS_ZH = {"mean pooling − [CLS]: {0} [{1}, {2}] points over {3} seeds → {4}":
+              "平均池化 − [CLS]：{0} [{1}, {2}] 个百分点（{3} 个随机种子）→ {4}",
+              "**Measured:** after {0} epochs, SGD: {1}; AdamW: {2}.": "**测量结果：** 训练 {0} 轮后，SGD：{1}；AdamW：{2}。"}
+TABLE = pd.DataFrame({"gap, points": ["2.35 [1.2, 3.5]", "0.86 [-0.72, 2.44]", "-4.64 [-7.28, -2.01]"],
+                      "verdict": ["held", "not distinguishable here", "reversed"]}, index=["SGD", "AdamW", "held"])
 
 
 def claim_output(claim: stats.Claim):
@@ -32,7 +40,7 @@ def claim_output(claim: stats.Claim):
 
 
 def write_lesson(path: Path, summary: str = SUMMARY, measured: str = "validation accuracy, 218 reviews, 5 seeds",
-                 effect=stats.Interval(28.4, 20.2, 36.7)) -> Path:
+                 effect=stats.Interval(28.4, 20.2, 36.7), results: str = RESULTS) -> Path:
     claim = stats.Claim("42", "pretrained beats scratch", measured, effect, "points", stats.HELD)
     notebook = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# 42 · A lesson"),
@@ -41,6 +49,11 @@ def write_lesson(path: Path, summary: str = SUMMARY, measured: str = "validation
                                                                                         text="epoch 1: 0.5\n")]),
         nbformat.v4.new_markdown_cell("Last words.\n\n## What we saw"),
         nbformat.v4.new_code_cell("print(...)", outputs=[nbformat.v4.new_output("stream", name="stdout", text=summary)]),
+        nbformat.v4.new_code_cell("print(...); Markdown(...); table", outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text=results),
+            nbformat.v4.new_output("display_data", data={"text/markdown": MEASURED, "text/plain": "<Markdown>"}),
+            nbformat.v4.new_output("execute_result", execution_count=1,
+                                   data={"text/html": TABLE._repr_html_(), "text/plain": repr(TABLE)})]),
     ])
     nbformat.write(notebook, path)
     return path
@@ -53,8 +66,8 @@ def lesson(tmp_path, monkeypatch):
     path = write_lesson(tmp_path / "42_test.ipynb")
     zh_outputs.sync([path])
     entries = zh_outputs.read_entries(zh_outputs.outputs_file(path))
-    for entry in entries["claims"] + entries["summary"]:
-        entry["zh"] = {**CLAIM_ZH, **SUMMARY_ZH}[entry["en"]]
+    for entry in entries["claims"] + entries["summary"] + entries["results"]:
+        entry["zh"] = {**CLAIM_ZH, **SUMMARY_ZH, **RESULTS_ZH}[entry["en"]]
     zh_outputs.write_entries(zh_outputs.outputs_file(path), path, entries)
     (tmp_path / "outputs" / "units.yml").write_text("units:\n  points: 个百分点\n", encoding="utf-8")
     return path
@@ -99,6 +112,49 @@ def test_build_puts_claims_and_summary_in_chinese_with_the_runs_numbers(lesson):
     assert notebook.cells[2].outputs[0].text == "epoch 1: 0.5\n"  # not a summary: unchanged
     assert notebook.cells[4].outputs[0].text == ("- 测试集准确率 97 [93.9, 99.2] %，多数类基线为 25%。\n"
                                                  "- 微调模型 − TF-IDF：3.79 [-0.758, 8.33] 个百分点 → 无法区分。\n")
+
+
+def test_result_lines_are_in_chinese_with_the_runs_numbers(lesson):
+    assert [e["en"] for e in zh_outputs.read_entries(zh_outputs.outputs_file(lesson))["results"]] == list(RESULTS_ZH)
+    notebook, left = translated(lesson)
+    assert left == 0
+    printed, measured, _ = notebook.cells[5].outputs
+    assert printed.text == "epoch 2: 0.4\n平均池化 − [CLS]：15.3 [12, 18.7] 个百分点（5 个随机种子）→ 成立\n"
+    assert measured.data["text/markdown"] == "**测量结果：** 训练 3 轮后，SGD：成立；AdamW：无法区分。"  # lines joined
+    write_lesson(lesson, results=RESULTS.replace("15.3 [12, 18.7]", "-2.5 [-6, 1.25]").replace("held", "reversed"))
+    notebook, left = translated(lesson)
+    assert left == 0
+    assert notebook.cells[5].outputs[0].text.endswith("：-2.5 [-6, 1.25] 个百分点（5 个随机种子）→ 相反\n")
+
+
+def test_verdicts_that_fill_table_cells_are_in_chinese_numbers_unchanged(lesson):
+    english = nbformat.read(lesson, as_version=4).cells[5].outputs[2].data
+    table = translated(lesson)[0].cells[5].outputs[2].data
+    assert "<td>成立</td>" in table["text/html"] and "<td>无法区分</td>" in table["text/html"]
+    assert "<td>相反</td>" in table["text/html"] and ">held</th>" in table["text/html"]  # an index label stays
+    assert table["text/html"].replace("成立", "held").replace("无法区分", "not distinguishable here").replace(
+        "相反", "reversed") == english["text/html"]
+    plain = table["text/plain"].splitlines()
+    assert [line.split()[0] for line in plain[1:]] == ["SGD", "AdamW", "held"]  # the index label "held" stays
+    assert [line.split()[-1] for line in plain[1:]] == ["成立", "无法区分", "相反"]
+    back = " ".join(table["text/plain"].split()).replace("成立", "held").replace("无法区分", "not distinguishable here")
+    assert back.replace("相反", "reversed") == " ".join(english["text/plain"].split())  # numbers untouched
+    # right-aligned as before: every line as wide as the English one, a Chinese character two columns
+    assert list(map(zh_outputs._width, plain)) == list(map(zh_outputs._width, english["text/plain"].splitlines()))
+
+
+def test_a_result_line_without_template_is_caught_and_stays_english(lesson):
+    new = "mean pooling − [CLS]: 15.3 [12, 18.7] points over 5 seeds → held\nmax pooling: no gap, 0.3 [-1, 1.6] (not distinguishable here)\n"
+    write_lesson(lesson, results=new)
+    (found,) = zh_outputs.problems([lesson])
+    assert found.startswith("42_test: no Chinese for this result text") and "max pooling: no gap, 0.3" in found
+    notebook, left = translated(lesson)
+    assert left == 1
+    assert notebook.cells[5].outputs[0].text == ("平均池化 − [CLS]：15.3 [12, 18.7] 个百分点（5 个随机种子）→ 成立\n"
+                                                 "max pooling: no gap, 0.3 [-1, 1.6] (not distinguishable here)\n")
+    zh_outputs.sync([lesson])
+    entries = zh_outputs.read_entries(zh_outputs.outputs_file(lesson))["results"]
+    assert {"en": "max pooling: no gap, {0} [{1}, {2}] ({3})", "zh": ""} in entries
 
 
 def test_a_number_change_keeps_the_translation_and_shows_the_new_numbers(lesson):
@@ -165,8 +221,8 @@ def test_chinese_ledger_counts_verdicts_in_chinese(lesson):
 def test_every_lesson_file_is_well_formed():
     for path in sorted(zh_outputs.OUTPUTS.glob("[0-9][0-9]_*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        assert set(data) <= {"claims", "summary"}, path
-        for entry in data.get("claims", []) + data.get("summary", []):
+        assert set(data) <= {"claims", "summary", "results"}, path
+        for entry in data.get("claims", []) + data.get("summary", []) + data.get("results", []):
             assert set(entry) == {"en", "zh"}, (path, entry)
 
 
