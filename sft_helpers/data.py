@@ -281,10 +281,15 @@ def task_dataset(task: Task, rows: list[dict[str, str]]) -> datasets.Dataset:
     return datasets.Dataset.from_dict({"text": texts, "target": targets})
 
 
+def course_task_splits(task: Task) -> datasets.DatasetDict:
+    """A course task's canonical splits, as its data set's files hold them (every column)."""
+    return load_course_data(task.files["train"].parent.name)
+
+
 def task_data(name: str) -> datasets.DatasetDict:
     """A course task's canonical splits (every column) with a `text` column and integer `labels`."""
     task = course_task(name)
-    splits = load_course_data(task.files["train"].parent.name).map(lambda row: {"text": task.text(row)})
+    splits = course_task_splits(task).map(lambda row: {"text": task.text(row)})
     return encode_labels(splits, task.target_column, task.labels)
 
 

@@ -89,11 +89,6 @@ def task_instructions(task: Task, rows: Sequence[dict[str, str]], phrasings: Seq
             for i, row in enumerate(rows)]
 
 
-def split_rows(task: Task, split: str) -> Sequence[dict[str, str]]:
-    """One split of a course task's rows (a `datasets.Dataset`)."""
-    return data.load_course_data(task.files[split].parent.name)[split]
-
-
 def general_instructions(path: Path = GENERAL_TRAIN_FILE) -> list[Instruction]:
     """The course's general instruction pairs (facts, arithmetic, rewriting, ...) for mixing into SFT."""
     return [Instruction(GENERAL, "", row["instruction"], row["answer"], row["id"])
@@ -129,7 +124,7 @@ def instruction_set(split: str, size: int, ratio: dict[str, float] = MIXING_RATI
         raise ValueError(f"general_share must be >= 0 and < 1, got {general_share}")
     phrasings = load_phrasings()
     pools: dict[str, Sequence[Instruction]] = {
-        name: task_instructions(COURSE_TASKS[name], split_rows(COURSE_TASKS[name], split),
+        name: task_instructions(COURSE_TASKS[name], data.course_task_splits(COURSE_TASKS[name])[split],
                                 select_phrasings(phrasings, name, phrasing_split), seed)
         for name in ratio}
     general = round(size * general_share)
@@ -319,7 +314,7 @@ def likelihood_answers(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBas
 
 def split_size(task: str, split: str) -> int:
     """How many rows one split of a course task has."""
-    return len(split_rows(COURSE_TASKS[task], split))
+    return len(data.course_task_splits(COURSE_TASKS[task])[split])
 
 
 def task_scores(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, items: Sequence[Instruction]
