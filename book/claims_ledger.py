@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from sft_helpers.stats import CLAIM_MIME
+from sft_helpers.stats import CLAIM_MIME, Interval
 
 HEADER = """# Claims ledger
 
@@ -22,7 +22,10 @@ notebooks by `book/claims_ledger.py` when the book is built: each row comes from
 its 95% interval and asserted the verdict. *Held*: the whole interval supports the claim. *Not distinguishable here*:
 the interval contains no effect. *Reversed*: the interval points the other way. *Partly*: the lesson explains which
 part held. A claim that one thing does *as well as* another carries a margin fixed before the run: it held when the
-whole interval lies above minus the margin, and is reversed when the whole interval lies below it.
+whole interval lies above minus the margin, and is reversed when the whole interval lies below it. *Detectable*: the
+smallest effect the experiment would have found four times in five (80% power at the 95% level, about 2.8 standard
+errors, the standard error read off the interval's width). A claim not distinguishable here says nothing about
+effects smaller than that; to decide one, the experiment needs more items or seeds.
 
 """
 
@@ -40,6 +43,11 @@ def interval_text(effect: dict, unit: str, margin: float | None = None) -> str:
     return shown if margin is None else f"{shown} (margin {margin:g})"
 
 
+def detectable_text(effect: dict, unit: str) -> str:
+    """'5.9 points': the smallest effect the claim's experiment could detect, from its stored interval."""
+    return f"{Interval(**effect).detectable_effect():.2g} {unit}".strip()
+
+
 def ledger_markdown(notebooks: list[Path]) -> str:
     """The ledger page: a summary line and one table row per claim."""
     rows, verdicts = [], Counter()
@@ -48,10 +56,11 @@ def ledger_markdown(notebooks: list[Path]) -> str:
             verdicts[claim["verdict"]] += 1
             link = f"[{notebook.stem[:2]}](notebooks/{notebook.stem}.ipynb)"
             cells = [link, claim["claim"], claim["measured"], interval_text(claim["effect"], claim["unit"], claim.get("margin")),
-                     f"**{claim['verdict']}**"]
+                     detectable_text(claim["effect"], claim["unit"]), f"**{claim['verdict']}**"]
             rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     summary = "".join(f"{', ' if i else ': '}{count} {verdict}" for i, (verdict, count) in enumerate(verdicts.most_common()))
-    table = ["| lesson | claim | measured | effect [95% interval] | verdict |", "| --- | --- | --- | --- | --- |"]
+    table = ["| lesson | claim | measured | effect [95% interval] | detectable | verdict |",
+             "| --- | --- | --- | --- | --- | --- |"]
     return HEADER + f"{len(rows)} claims{summary}.\n\n" + "\n".join(table + rows) + "\n"
 
 

@@ -47,7 +47,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sft_helpers.stats import CLAIM_MIME, HELD, NOT_DISTINGUISHABLE, REVERSED, Interval  # noqa: E402
-from claims_ledger import claims_in, interval_text  # noqa: E402  (book/, beside this file: the English ledger's)
+from claims_ledger import claims_in, detectable_text, interval_text  # noqa: E402  (book/, beside this file: the English ledger's)
 
 NOTEBOOKS = ROOT / "notebooks"
 OUTPUTS = ROOT / "book" / "zh" / "translations" / "outputs"
@@ -438,7 +438,7 @@ def sync(notebooks: list[Path], prune: bool = False) -> None:
 
 LEDGER_HEADER = """# 论断台账
 
-各课检验的每一条论断，以及本次运行测得的结果。本页在构建时由 `book/zh_edition.py`（借助 `book/zh_outputs.py`）从已执行的 notebook 生成，没有一个数字是手写的：每一行都来自一个计算了效应量及其 95% 置信区间、并用 `assert` 检查了结论的代码单元。结论一栏的含义是：**成立**——整个区间都支持该论断；**无法区分**——区间包含零效应，这次运行分不出高低；**相反**——区间指向另一方向；**部分成立**——课文说明了哪一部分成立。论断“一个模型与另一个一样好”带有运行前定下的容差：整个区间都高于负的容差时为成立，整个区间都低于负的容差时为相反。
+各课检验的每一条论断，以及本次运行测得的结果。本页在构建时由 `book/zh_edition.py`（借助 `book/zh_outputs.py`）从已执行的 notebook 生成，没有一个数字是手写的：每一行都来自一个计算了效应量及其 95% 置信区间、并用 `assert` 检查了结论的代码单元。结论一栏的含义是：**成立**——整个区间都支持该论断；**无法区分**——区间包含零效应，这次运行分不出高低；**相反**——区间指向另一方向；**部分成立**——课文说明了哪一部分成立。论断“一个模型与另一个一样好”带有运行前定下的容差：整个区间都高于负的容差时为成立，整个区间都低于负的容差时为相反。**可检出**一栏是这项实验能够发现的最小效应：在 95% 的置信水平下有五分之四的把握（80% 的统计功效）发现它，约为 2.8 个标准误，标准误由区间宽度推出。“无法区分”的论断对小于这个值的效应说明不了什么；要判定它，实验需要更多样本或更多种子。
 
 """
 
@@ -462,11 +462,12 @@ def chinese_claims(notebooks: list[Path]) -> str:
             cells = [f"[{lesson.stem[:2]}](notebooks/{lesson.stem}.ipynb)",
                      _translated(claim["claim"], templates) or claim["claim"],
                      _translated(claim["measured"], templates) or claim["measured"], shown,
+                     detectable_text(claim["effect"], units.get(claim["unit"], claim["unit"])),
                      f"**{verdict_zh(claim['verdict'])}**"]
             rows.append("| " + " | ".join(map(_cell, cells)) + " |")
     counts = "，".join(f"{verdict_zh(verdict)} {count} 条" for verdict, count in verdicts.most_common())
     summary = f"共 {len(rows)} 条论断" + (f"：{counts}。" if counts else "。")
-    table = ["| 课 | 论断 | 测量 | 效应 [95% 区间] | 结论 |", "| --- | --- | --- | --- | --- |"]
+    table = ["| 课 | 论断 | 测量 | 效应 [95% 区间] | 可检出 | 结论 |", "| --- | --- | --- | --- | --- | --- |"]
     return LEDGER_HEADER + summary + "\n\n" + "\n".join(table + rows) + "\n"
 
 

@@ -20,6 +20,7 @@ from sft_helpers.progress import progress_bar
 
 Score = Callable[[np.ndarray, np.ndarray], float]
 LEVEL = 0.95
+POWER = 0.8  # the chance an experiment finds an effect of its detectable size (the usual convention)
 RESAMPLES = 2000
 HELD, NOT_DISTINGUISHABLE, REVERSED = "held", "not distinguishable here", "reversed"
 CLAIM_MIME = "application/vnd.sft-course.claim+json"
@@ -40,6 +41,15 @@ class Interval:
 
     def __str__(self) -> str:
         return f"{self.estimate:.3g} [{self.low:.3g}, {self.high:.3g}]"
+
+    def standard_error(self) -> float:
+        """The standard error the interval implies: its width over twice the normal quantile of its level."""
+        return (self.high - self.low) / (2 * scipy_stats.norm.ppf((1 + self.level) / 2))
+
+    def detectable_effect(self, power: float = POWER) -> float:
+        """The smallest effect this experiment finds with probability `power` at its level (about 2.8 standard errors
+        at 95% and 80%): what a "not distinguishable" verdict can speak to; smaller effects it could easily miss."""
+        return float((scipy_stats.norm.ppf((1 + self.level) / 2) + scipy_stats.norm.ppf(power)) * self.standard_error())
 
     def scaled(self, factor: float) -> Interval:
         """The same interval in other units (e.g. ×100 for percentage points)."""

@@ -37,7 +37,7 @@ def test_ledger_lists_every_recorded_claim_with_interval_and_verdict(tmp_path):
     ledger.main(str(tmp_path), str(page))
     text = page.read_text()
     assert "2 claims: 1 held, 1 not distinguishable here." in text
-    assert "| [02](notebooks/02_a.ipynb) | pretrained beats scratch | val accuracy | +30 [24, 36] points | **held** |" in text
+    assert "| [02](notebooks/02_a.ipynb) | pretrained beats scratch | val accuracy | +30 [24, 36] points | 8.6 points | **held** |" in text
     assert text.index("pretrained beats scratch") < text.index("Adam trains faster")
 
 
@@ -51,5 +51,5 @@ def test_an_as_well_as_claim_shows_its_margin(tmp_path):
                          stats.Interval(-2.0, -6.0, 2.0), "points", stats.HELD, margin=10.0)
     lesson_with_claims(tmp_path / "10_a.ipynb", [parity])
     text = ledger.ledger_markdown([tmp_path / "10_a.ipynb"])
-    assert "| -2 [-6, 2] points (margin 10) | **held** |" in text
+    assert "| -2 [-6, 2] points (margin 10) | 5.7 points | **held** |" in text
     assert "(margin 10 points) → **held**" in parity.sentence()

@@ -108,3 +108,17 @@ def test_as_well_as_claims_are_judged_against_a_margin():
     assert non_inferior(Interval(4.5, 0.2, 9.6), 5) == HELD  # better than the reference is "as well as" too
     with pytest.raises(ValueError, match="positive margin"):
         non_inferior(Interval(0.0, -1.0, 1.0), 0)
+
+
+def test_detectable_effect_is_about_2_8_standard_errors():
+    interval = stats.Interval(0.0, -3.92, 3.92)  # a 95% interval of standard error 2
+    assert interval.standard_error() == pytest.approx(2.0, rel=1e-3)
+    assert interval.detectable_effect() == pytest.approx(2.8 * 2.0, rel=0.01)
+    assert interval.detectable_effect(power=0.9) > interval.detectable_effect()
+
+
+def test_an_effect_of_the_detectable_size_is_found_about_four_times_in_five():
+    rng = np.random.default_rng(0)
+    width = stats.seed_interval(rng.normal(0.0, 1.0, 400)).detectable_effect()
+    found = [stats.verdict(stats.seed_interval(rng.normal(width, 1.0, 400))) == stats.HELD for _ in range(400)]
+    assert 0.74 < np.mean(found) < 0.86

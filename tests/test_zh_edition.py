@@ -185,7 +185,7 @@ def test_chinese_claims_page_keeps_every_row_in_chinese():
     rows = [line for line in chinese.splitlines() if line.startswith("| [")]
     assert rows and len(rows) == len(english)
     assert [row.split(" | ")[0] for row in rows] == [row.split(" | ")[0] for row in english]  # same lessons, same order
-    assert "| 课 | 论断 | 测量 | 效应 [95% 区间] | 结论 |" in chinese and f"共 {len(rows)} 条论断：" in chinese
+    assert "| 课 | 论断 | 测量 | 效应 [95% 区间] | 可检出 | 结论 |" in chinese and f"共 {len(rows)} 条论断：" in chinese
     for row in rows:
         verdict = row.rstrip(" |").rsplit("| ", 1)[1]
         assert verdict.strip("*") in zh_outputs.VERDICTS.values(), row

@@ -214,7 +214,7 @@ def test_chinese_ledger_counts_verdicts_in_chinese(lesson):
     page = zh_outputs.chinese_claims([lesson])
     assert "共 1 条论断：成立 1 条。" in page
     assert ("| [42](notebooks/42_test.ipynb) | 预训练胜过从零训练 | 验证集准确率，218 条评论，5 个随机种子 | "
-            "+28.4 [20.2, 36.7] 个百分点 | **成立** |") in page
+            "+28.4 [20.2, 36.7] 个百分点 | 12 个百分点 | **成立** |") in page
     assert "held" not in page and "claims" not in page.split("\n\n", 2)[2]
 
 
