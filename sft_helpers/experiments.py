@@ -59,3 +59,17 @@ def out_of_fold_guesses(vectors: torch.Tensor, reference: Sequence[int], trainin
             head, _ = train_feature_head(rows, None, config, loss_fn, num_outputs=num_outputs, seed=seed)
             guesses[held_out, column] = predict(head, scored).argmax(-1).numpy()
     return guesses
+
+
+def good_lr_range(learning_rates: Sequence[float], losses: Sequence[float], threshold: float,
+                  points: int = 4001) -> float:
+    """Decades of learning rate whose loss, interpolated linearly in log10(lr) between the grid's points, is at most
+    `threshold`: a width that varies smoothly from seed to seed. Refuses a grid whose good range reaches an end of
+    it, where the grid would cut the width short."""
+    logs = np.log10(np.asarray(learning_rates, dtype=float))
+    order = np.argsort(logs)
+    logs, losses = logs[order], np.asarray(losses, dtype=float)[order]
+    if min(losses[0], losses[-1]) <= threshold:
+        raise ValueError(f"the good range reaches the end of the grid {list(10 ** logs)}: widen the grid")
+    dense = np.linspace(logs[0], logs[-1], points)
+    return float(np.mean(np.interp(dense, logs, losses) <= threshold) * (logs[-1] - logs[0]))

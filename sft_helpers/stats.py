@@ -172,9 +172,12 @@ class Claim:
 
 def record_claim(lesson: str, claim: str, measured: str, effect: Interval, unit: str, verdict_: str,
                  margin: float | None = None) -> Claim:
-    """Show a claim as a line of Markdown and attach it as data, for the book's claims ledger."""
+    """Show a claim as a line of Markdown and attach it as data, for the book's claims ledger; a zero-width interval
+    is refused: it comes from a measure that can only take a few fixed values, not from evidence."""
     from IPython.display import display  # only notebooks record claims
 
+    if not effect.high > effect.low:
+        raise ValueError(f"the interval of {claim!r} has zero width ({effect}): measure it so that it can vary")
     found = Claim(lesson, claim, measured, effect, unit, verdict_, margin)
     display({"text/markdown": found.sentence(), "text/plain": found.sentence(),
              CLAIM_MIME: json.loads(json.dumps(asdict(found)))}, raw=True)

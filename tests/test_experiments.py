@@ -4,7 +4,9 @@ import torch.nn.functional as F
 
 import numpy as np
 
-from sft_helpers.experiments import out_of_fold_guesses, train_feature_head
+import pytest
+
+from sft_helpers.experiments import good_lr_range, out_of_fold_guesses, train_feature_head
 from sft_helpers.features import feature_rows
 from sft_helpers.metrics import classification_metrics
 from sft_helpers.train import TrainConfig
@@ -45,3 +47,16 @@ def test_out_of_fold_guesses_learn_from_the_given_labels_only():
     assert right.shape == (80, 2)
     assert (right == np.array(reference)[:, None]).mean() > 0.9
     assert (flipped == np.array(reference)[:, None]).mean() < 0.1
+
+
+def test_good_lr_range_interpolates_between_grid_points():
+    grid = [1e-3, 1e-2, 1e-1, 1.0]
+    assert good_lr_range(grid, [2.0, 0.0, 0.0, 2.0], threshold=1.0) == pytest.approx(2.0, abs=0.01)
+    assert good_lr_range(grid, [2.0, 0.0, 1.0, 2.0], threshold=1.0) == pytest.approx(1.5, abs=0.01)
+    # a loss above the threshold at 1e-1 still leaves the part of its decade nearer the good point
+    assert good_lr_range(grid, [2.0, 0.0, 1.5, 2.0], threshold=1.0) == pytest.approx(0.5 + 2 / 3, abs=0.01)
+
+
+def test_good_lr_range_refuses_a_range_the_grid_cuts_short():
+    with pytest.raises(ValueError, match="widen the grid"):
+        good_lr_range([1e-3, 1e-2, 1e-1], [0.5, 0.4, 2.0], threshold=1.0)

@@ -99,6 +99,12 @@ def test_record_claim_attaches_ledger_data(capsys):
     assert json.loads(json.dumps(asdict(claim)))["effect"]["low"] == 0.2
 
 
+def test_record_claim_refuses_a_zero_width_interval():
+    with pytest.raises(ValueError, match="zero width"):
+        stats.record_claim("04", "Adam trains more stably", "decades on a grid", stats.Interval(1.0, 1.0, 1.0),
+                           "decades", stats.HELD)
+
+
 def test_as_well_as_claims_are_judged_against_a_margin():
     from sft_helpers.stats import HELD, NOT_DISTINGUISHABLE, REVERSED, Interval, non_inferior
 
