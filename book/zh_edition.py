@@ -117,7 +117,7 @@ _NUMBER_WORDS = {word: n for n, word in enumerate("zero one two three four five 
 # Cells whose Chinese may have numbers the English has not, and why (keep this short): (lesson prefix, cell id) ->
 # the numbers. Most are notes that explain the English labels of a figure or table, numbers included.
 NUMBER_EXCEPTIONS: dict[tuple[str, str], list[str]] = {
-    ("02", "a648fd6f"): ["1", "2", "2"],  # the figure's labels "top 1", "top 2", glossed
+    ("02", "a648fd6f"): ["1", "1", "2", "2"],  # the figure's labels "top 1", "top 2", named and glossed
     ("02", "4a973c9f"): ["1"],  # "the top layer" named as the figures name it, 顶部 1 层
     ("10", "bdfd4b81"): ["8", "8"],  # the table's label "first 8 items", glossed
     ("11", "f0e1a009"): ["80", "80", "95", "95"],  # the table's labels "right (of 80)", "[95% interval]", glossed
